@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+// api.cpp - the C API: argument checks, errno, log messages; the work is
+// done by Heap. Nothing here throws and nothing exits the process.
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+#include "emucxl/emucxl.h"
+#include "heap.hpp"
+#include "log.hpp"
+#include "runtime.hpp"
+
+namespace emucxl {
+
+Result<DriverPtr> select_driver(const Config &config) noexcept;
+
+namespace {
+
+// Process-wide state. constinit and trivially destructible, so it outlives
+// every thread's cache at process exit.
+struct Runtime {
+	std::mutex mu;                     // init/exit
+	int refs = 0;                      // successful inits not yet exited
+	std::atomic<Heap *> heap{nullptr};  // set while refs > 0
+};
+constinit Runtime g_rt;
+
+Heap *heap_or_enodev(const char *fn) noexcept
+{
+	Heap *h = g_rt.heap.load(std::memory_order_acquire);
+	if (!h) {
+		LOG_WARN("%s: library not initialised (call emucxl_init first)", fn);
+		errno = ENODEV;
+	}
+	return h;
+}
+
+template <class T>
+T fail(int err, T ret) noexcept
+{
+	errno = err;
+	return ret;
+}
+
+// Where a range [p, p + n) stands with respect to emucxl memory.
+enum class RangeCheck { outside, inside, bad };
+
+RangeCheck check_range(const Heap &h, std::uintptr_t anchor, std::uintptr_t p, std::size_t n,
+		       const char *fn, const char *what) noexcept
+{
+	Allocation a;
+	if (!h.find(reinterpret_cast<const void *>(anchor), &a)) {
+		if (h.owns_page(reinterpret_cast<const void *>(anchor))) {
+			LOG_WARN("%s: %s %p is emucxl memory but no live allocation", fn, what,
+				 reinterpret_cast<void *>(anchor));
+			errno = EINVAL;
+			return RangeCheck::bad;
+		}
+		return RangeCheck::outside;  // ordinary memory: the caller's business
+	}
+	const auto start = reinterpret_cast<std::uintptr_t>(a.start);
+	if (p < start || p > start + a.size || n > start + a.size - p) {
+		LOG_WARN("%s: %s range %p+%zu runs outside its allocation %p+%zu", fn, what,
+			 reinterpret_cast<void *>(p), n, static_cast<void *>(a.start), a.size);
+		errno = ERANGE;
+		return RangeCheck::bad;
+	}
+	return RangeCheck::inside;
+}
+
+bool valid_node(int node, const char *fn) noexcept
+{
+	if (node == EMUCXL_LOCAL_NODE || node == EMUCXL_REMOTE_NODE)
+		return true;
+	LOG_WARN("%s: node %d is neither 0 (local) nor 1 (remote)", fn, node);
+	errno = EINVAL;
+	return false;
+}
+
+}  // namespace
+
+Heap *runtime_heap() noexcept
+{
+	return g_rt.heap.load(std::memory_order_acquire);
+}
+
+bool Heap::owns_page(const void *addr) const noexcept
+{
+	return pagemap_.lookup(reinterpret_cast<std::uintptr_t>(addr)) != nullptr;
+}
+
+}  // namespace emucxl
+
+using namespace emucxl;
+
+extern "C" {
+
+int emucxl_init(void)
+{
+	std::lock_guard lk(g_rt.mu);
+	if (g_rt.refs > 0) {
+		g_rt.refs++;
+		return 0;
+	}
+	auto config = config_from_env();
+	if (!config)
+		return fail(config.error(), -1);
+	auto driver = select_driver(config.value());
+	if (!driver)
+		return fail(driver.error(), -1);
+	auto heap = Heap::create(std::move(driver).value());
+	if (!heap)
+		return fail(heap.error(), -1);
+
+	const Topology &t = heap.value()->topology();
+	if (!t.remote_is_separate)
+		LOG_WARN("remote memory shares physical node %d with local memory: this machine "
+			 "has no separate node for it, so nothing measured here is remote",
+			 t.node[0].physical_node);
+	LOG_INFO("driver %.*s: local = node %d, remote = node %d, %s",
+		 static_cast<int>(heap.value()->driver().name().size()),
+		 heap.value()->driver().name().data(), t.node[0].physical_node,
+		 t.node[1].physical_node, t.pinned ? "pinned" : "not pinned");
+	g_rt.heap.store(heap.value().release(), std::memory_order_release);
+	g_rt.refs = 1;
+	return 0;
+}
+
+void emucxl_exit(void)
+{
+	std::lock_guard lk(g_rt.mu);
+	if (g_rt.refs == 0) {
+		LOG_WARN("emucxl_exit: library not initialised");
+		errno = ENODEV;
+		return;
+	}
+	if (--g_rt.refs > 0)
+		return;
+	delete g_rt.heap.exchange(nullptr, std::memory_order_acq_rel);
+}
+
+void *emucxl_alloc(size_t size, int node)
+{
+	Heap *h = heap_or_enodev("emucxl_alloc");
+	if (!h)
+		return nullptr;
+	auto r = h->alloc(size, node);
+	if (__builtin_expect(r.ok(), 1))
+		return r.value();
+	if (r.error() == EINVAL)
+		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node,
+			 size == 0 ? "size 0" : "node is neither 0 (local) nor 1 (remote)");
+	else
+		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node, std::strerror(r.error()));
+	return fail(r.error(), static_cast<void *>(nullptr));
+}
+
+void emucxl_free(void *address, size_t size)
+{
+	Heap *h = heap_or_enodev("emucxl_free");
+	if (!h)
+		return;
+	Status st = h->free(address, size);
+	if (__builtin_expect(st.ok(), 1))
+		return;
+	LOG_WARN("emucxl_free(%p, %zu): not the start of a live allocation of that size; "
+		 "nothing freed", address, size);
+	errno = st.error();
+}
+
+void *emucxl_resize(void *address, size_t size)
+{
+	Heap *h = heap_or_enodev("emucxl_resize");
+	if (!h)
+		return nullptr;
+	auto r = h->resize(address, size);
+	if (r)
+		return r.value();
+	LOG_WARN("emucxl_resize(%p, %zu): %s; the old block is untouched", address, size,
+		 r.error() == EINVAL ? "not a live allocation, or size 0" : std::strerror(r.error()));
+	return fail(r.error(), static_cast<void *>(nullptr));
+}
+
+void *emucxl_migrate(void *address, int node)
+{
+	Heap *h = heap_or_enodev("emucxl_migrate");
+	if (!h || !valid_node(node, "emucxl_migrate"))
+		return nullptr;
+	auto r = h->migrate(address, node);
+	if (r)
+		return r.value();
+	LOG_WARN("emucxl_migrate(%p, %d): %s; the old block is untouched", address, node,
+		 r.error() == EINVAL ? "not a live allocation" : std::strerror(r.error()));
+	return fail(r.error(), static_cast<void *>(nullptr));
+}
+
+static bool lookup(void *address, Allocation *a, const char *fn)
+{
+	Heap *h = heap_or_enodev(fn);
+	if (!h)
+		return false;
+	if (h->find(address, a))
+		return true;
+	LOG_WARN("%s(%p): not inside a live emucxl allocation", fn, address);
+	errno = EINVAL;
+	return false;
+}
+
+bool emucxl_is_local(void *address)
+{
+	Allocation a;
+	return lookup(address, &a, "emucxl_is_local") && a.node == EMUCXL_LOCAL_NODE;
+}
+
+int emucxl_get_numa_node(void *address)
+{
+	Allocation a;
+	return lookup(address, &a, "emucxl_get_numa_node") ? a.node : -1;
+}
+
+size_t emucxl_get_size(void *address)
+{
+	Allocation a;
+	return lookup(address, &a, "emucxl_get_size") ? a.size : 0;
+}
+
+size_t emucxl_stats(int node)
+{
+	Heap *h = heap_or_enodev("emucxl_stats");
+	if (!h || !valid_node(node, "emucxl_stats"))
+		return 0;
+	return h->stats(node);
+}
+
+// Copy n bytes from src to dst after checking both against their allocations.
+static bool checked_move(void *dst, std::uintptr_t dst_anchor, const void *src,
+			 std::uintptr_t src_anchor, size_t n, const char *fn)
+{
+	Heap *h = heap_or_enodev(fn);
+	if (!h)
+		return false;
+	if (!dst || !src) {
+		LOG_WARN("%s: NULL %s", fn, dst ? "source" : "destination");
+		errno = EINVAL;
+		return false;
+	}
+	if (n == 0)
+		return true;
+	if (check_range(*h, src_anchor, reinterpret_cast<std::uintptr_t>(src), n, fn, "source") ==
+		    RangeCheck::bad ||
+	    check_range(*h, dst_anchor, reinterpret_cast<std::uintptr_t>(dst), n, fn,
+			"destination") == RangeCheck::bad)
+		return false;
+	std::memmove(dst, src, n);
+	return true;
+}
+
+bool emucxl_read(void *addr, int offset, void *buf, size_t n)
+{
+	const auto base = reinterpret_cast<std::uintptr_t>(addr);
+	auto *src = reinterpret_cast<void *>(base + static_cast<std::uintptr_t>(
+							   static_cast<std::intptr_t>(offset)));
+	return checked_move(buf, reinterpret_cast<std::uintptr_t>(buf), addr ? src : nullptr,
+			    base, n, "emucxl_read");
+}
+
+bool emucxl_write(void *buf, int offset, void *addr, size_t n)
+{
+	const auto base = reinterpret_cast<std::uintptr_t>(addr);
+	auto *dst = reinterpret_cast<void *>(base + static_cast<std::uintptr_t>(
+							   static_cast<std::intptr_t>(offset)));
+	return checked_move(addr ? dst : nullptr, base, buf, reinterpret_cast<std::uintptr_t>(buf),
+			    n, "emucxl_write");
+}
+
+void *emucxl_memset(void *addr, int value, size_t n)
+{
+	Heap *h = heap_or_enodev("emucxl_memset");
+	if (!h)
+		return nullptr;
+	if (!addr) {
+		LOG_WARN("emucxl_memset: NULL address");
+		return fail(EINVAL, static_cast<void *>(nullptr));
+	}
+	const auto a = reinterpret_cast<std::uintptr_t>(addr);
+	if (n && check_range(*h, a, a, n, "emucxl_memset", "destination") == RangeCheck::bad)
+		return nullptr;
+	return std::memset(addr, value, n);
+}
+
+void *emucxl_memcpy(void *dst, const void *src, size_t n)
+{
+	// memmove underneath: an overlapping copy is wrong in the caller, but it
+	// must not corrupt memory here.
+	return checked_move(dst, reinterpret_cast<std::uintptr_t>(dst), src,
+			    reinterpret_cast<std::uintptr_t>(src), n, "emucxl_memcpy")
+		       ? dst
+		       : nullptr;
+}
+
+void *emucxl_memmove(void *dst, const void *src, size_t n)
+{
+	return checked_move(dst, reinterpret_cast<std::uintptr_t>(dst), src,
+			    reinterpret_cast<std::uintptr_t>(src), n, "emucxl_memmove")
+		       ? dst
+		       : nullptr;
+}
+
+const char *emucxl_driver_name(void)
+{
+	Heap *h = heap_or_enodev("emucxl_driver_name");
+	return h ? h->driver().name().data() : nullptr;
+}
+
+int emucxl_get_info(struct emucxl_info *info)
+{
+	Heap *h = heap_or_enodev("emucxl_get_info");
+	if (!h)
+		return -1;
+	if (!info) {
+		LOG_WARN("emucxl_get_info: NULL info");
+		return fail(EINVAL, -1);
+	}
+	const Topology &t = h->topology();
+	std::memset(info, 0, sizeof(*info));
+	info->struct_size = sizeof(*info);
+	info->api_version = EMUCXL_API_VERSION;
+	const std::string_view name = h->driver().name();
+	std::memcpy(info->driver, name.data(), std::min(name.size(), sizeof(info->driver) - 1));
+	for (int n = 0; n < kNumNodes; n++) {
+		info->node[n].physical_node = t.node[n].physical_node;
+		info->node[n].capacity = t.node[n].capacity;
+	}
+	info->remote_is_separate = t.remote_is_separate;
+	info->pinned = t.pinned;
+	return 0;
+}
+
+int emucxl_get_usage(int node, struct emucxl_node_usage *usage)
+{
+	Heap *h = heap_or_enodev("emucxl_get_usage");
+	if (!h || !valid_node(node, "emucxl_get_usage"))
+		return -1;
+	if (!usage) {
+		LOG_WARN("emucxl_get_usage: NULL usage");
+		return fail(EINVAL, -1);
+	}
+	auto u = h->driver().usage(node);
+	if (!u) {
+		LOG_WARN("emucxl_get_usage(%d): %s", node, std::strerror(u.error()));
+		return fail(u.error(), -1);
+	}
+	*usage = {u->allocated, u->peak, u->capacity, u->free};
+	return 0;
+}
+
+}  // extern "C"

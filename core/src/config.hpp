@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// config.hpp - emucxl's configuration, read once from the environment at init.
+#pragma once
+
+#include <string>
+
+#include "result.hpp"
+
+namespace emucxl {
+
+enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
+
+struct Config {
+	std::string backend = "auto";         // EMUCXL_BACKEND: auto|mbind|kmod|cuse
+	std::string device = "/dev/emucxl";   // EMUCXL_DEVICE
+	int local_node = -1;                  // EMUCXL_LOCAL_NODE, -1: default
+	int remote_node = -1;                 // EMUCXL_REMOTE_NODE, -1: default
+	LogLevel log_level = LogLevel::warn;  // EMUCXL_LOG
+};
+
+// Parse the EMUCXL_* variables. EINVAL (logged) for a malformed value.
+Result<Config> config_from_env() noexcept;
+
+}  // namespace emucxl

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: Apache-2.0
+// heap.cpp - size classes on driver extents; see heap.hpp for the map.
+#include "heap.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "log.hpp"
+#include "runtime.hpp"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+namespace emucxl {
+
+namespace {
+
+std::atomic<std::uint64_t> g_generations{0};
+
+thread_local ThreadCache t_cache;
+
+// Objects a thread may keep per (node, class): up to 64, at most ~128 KiB.
+constexpr std::uint32_t bin_limit(unsigned cls) noexcept
+{
+	const std::size_t n = (std::size_t{128} << 10) / class_size(cls);
+	return static_cast<std::uint32_t>(std::clamp<std::size_t>(n, 4, 64));
+}
+
+inline void *&next_of(void *obj) noexcept { return *static_cast<void **>(obj); }
+
+inline std::size_t round_to_pages(std::size_t n) noexcept
+{
+	return (n + kPageSize - 1) & ~(kPageSize - 1);
+}
+
+// The cache of the calling thread, emptied if it belongs to an earlier heap
+// (whose memory is gone, so its objects are dropped, not freed).
+inline ThreadCache &cache_for(const Heap &h) noexcept
+{
+	ThreadCache &tc = t_cache;
+	if (unlikely(tc.generation != h.generation())) {
+		for (auto &node_bins : tc.bins)
+			for (auto &bin : node_bins)
+				bin = {};
+		tc.generation = h.generation();
+	}
+	return tc;
+}
+
+}  // namespace
+
+ThreadCache::~ThreadCache()
+{
+	Heap *h = runtime_heap();
+	if (h && h->generation() == generation)
+		h->flush_thread_cache(*this);
+}
+
+Heap::Heap(DriverPtr driver) noexcept
+	: driver_(std::move(driver)),
+	  topology_(driver_->topology()),
+	  generation_(g_generations.fetch_add(1, std::memory_order_relaxed) + 1)
+{
+}
+
+Result<std::unique_ptr<Heap>> Heap::create(DriverPtr driver) noexcept
+{
+	auto *h = new (std::nothrow) Heap(std::move(driver));
+	if (!h)
+		return Error{ENOMEM};
+	return std::unique_ptr<Heap>(h);
+}
+
+Heap::~Heap()
+{
+	Block *b = all_;
+	while (b) {
+		Block *next = b->all_next;
+		(void)pagemap_.set(reinterpret_cast<std::uintptr_t>(b->base), b->bytes, nullptr);
+		if (Status st = driver_->unmap(b->extent); !st)
+			LOG_ERROR("exit: unmapping %zu bytes at %p failed: %s", b->bytes,
+				  static_cast<void *>(b->base), std::strerror(st.error()));
+		delete b;
+		b = next;
+	}
+}
+
+// ---- block bookkeeping (slow paths) ------------------------------------------
+
+void Heap::all_link(Block *b) noexcept
+{
+	std::lock_guard lk(all_mu_);
+	b->all_next = all_;
+	if (all_)
+		all_->all_prev = b;
+	all_ = b;
+}
+
+// Unregister, unmap and delete a block nobody references any more.
+void Heap::release_block(Block *b) noexcept
+{
+	{
+		std::lock_guard lk(all_mu_);
+		if (b->all_prev)
+			b->all_prev->all_next = b->all_next;
+		else
+			all_ = b->all_next;
+		if (b->all_next)
+			b->all_next->all_prev = b->all_prev;
+	}
+	(void)pagemap_.set(reinterpret_cast<std::uintptr_t>(b->base), b->bytes, nullptr);
+	if (Status st = driver_->unmap(b->extent); !st) {
+		// The memory stays mapped but unreachable; say so rather than crash.
+		LOG_ERROR("unmapping %zu bytes at %p failed: %s", b->bytes,
+			  static_cast<void *>(b->base), std::strerror(st.error()));
+	}
+	delete b;
+}
+
+void Heap::partial_push(ClassState &cs, Block *b) noexcept
+{
+	b->prev = nullptr;
+	b->next = cs.partial;
+	if (cs.partial)
+		cs.partial->prev = b;
+	cs.partial = b;
+	b->in_partial = true;
+}
+
+void Heap::partial_remove(ClassState &cs, Block *b) noexcept
+{
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		cs.partial = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	b->prev = b->next = nullptr;
+	b->in_partial = false;
+}
+
+Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
+{
+	const std::size_t bytes = span_bytes(cls);
+	auto ext = driver_->map(bytes, node);
+	if (!ext)
+		return Error{ext.error()};
+
+	auto *b = new (std::nothrow) Block;
+	const std::uint32_t capacity = static_cast<std::uint32_t>(bytes / class_size(cls));
+	if (b)
+		b->requested.reset(new (std::nothrow) std::atomic<std::uint16_t>[capacity]());
+	if (!b || !b->requested ||
+	    !pagemap_.set(reinterpret_cast<std::uintptr_t>(ext->addr), bytes, b)) {
+		delete b;
+		(void)driver_->unmap(ext.value());
+		return Error{ENOMEM};
+	}
+	b->base = static_cast<char *>(ext->addr);
+	b->bytes = bytes;
+	b->extent = ext.value();
+	b->node = static_cast<std::uint8_t>(node);
+	b->small = true;
+	b->cls = static_cast<std::uint16_t>(cls);
+	b->obj_size = static_cast<std::uint32_t>(class_size(cls));
+	b->capacity = capacity;
+	all_link(b);
+	return b;
+}
+
+// ---- small objects -------------------------------------------------------------
+
+// Refill the thread's bin from the class's spans (or a new span) and take one.
+Result<void *> Heap::alloc_small_slow(unsigned cls, int node, ThreadCache &tc) noexcept
+{
+	ClassState &cs = classes_[node][cls];
+	ThreadCache::Bin &bin = tc.bins[node][cls];
+	const std::uint32_t want = std::max<std::uint32_t>(1, bin_limit(cls) / 2);
+	std::lock_guard lk(cs.mu);
+
+	while (bin.count < want) {
+		Block *b = cs.partial;
+		if (!b) {
+			if (bin.count)
+				break;  // enough to go on with; no new span needed yet
+			auto nb = new_span(cls, node);
+			if (!nb)
+				return Error{nb.error()};
+			b = nb.value();
+			partial_push(cs, b);
+		}
+		if (b->empty_cached) {
+			b->empty_cached = false;
+			cs.empty_spans--;
+		}
+		while (bin.count < want && b->free_list) {
+			void *obj = b->free_list;
+			b->free_list = next_of(obj);
+			b->free_count--;
+			next_of(obj) = bin.head;
+			bin.head = obj;
+			bin.count++;
+		}
+		while (bin.count < want && b->carved < b->capacity) {
+			void *obj = b->base + std::size_t{b->carved++} * b->obj_size;
+			next_of(obj) = bin.head;
+			bin.head = obj;
+			bin.count++;
+		}
+		if (!b->free_list && b->carved == b->capacity)
+			partial_remove(cs, b);
+	}
+	void *obj = bin.head;
+	bin.head = next_of(obj);
+	bin.count--;
+	return obj;
+}
+
+// Return all but `keep` objects of a bin to their spans; release spans that
+// become entirely free, keeping one spare per class against churn.
+void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep) noexcept
+{
+	ClassState &cs = classes_[node][cls];
+	ThreadCache::Bin &bin = tc.bins[node][cls];
+	std::lock_guard lk(cs.mu);
+	while (bin.count > keep) {
+		void *obj = bin.head;
+		bin.head = next_of(obj);
+		bin.count--;
+		Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(obj));
+		next_of(obj) = b->free_list;
+		b->free_list = obj;
+		b->free_count++;
+		if (!b->in_partial)
+			partial_push(cs, b);
+		if (b->free_count == b->carved && !b->empty_cached) {
+			if (cs.empty_spans == 0) {
+				b->empty_cached = true;
+				cs.empty_spans++;
+			} else {
+				partial_remove(cs, b);
+				release_block(b);
+			}
+		}
+	}
+}
+
+void Heap::flush_thread_cache(ThreadCache &tc) noexcept
+{
+	for (int node = 0; node < kNumNodes; node++)
+		for (unsigned cls = 0; cls < kNumClasses; cls++)
+			if (tc.bins[node][cls].count)
+				flush_bin(cls, node, tc, 0);
+}
+
+void Heap::flush_current_thread() noexcept
+{
+	flush_thread_cache(cache_for(*this));
+}
+
+Result<void *> Heap::alloc(std::size_t size, int node) noexcept
+{
+	if (unlikely(size == 0 || node < 0 || node >= kNumNodes))
+		return Error{EINVAL};
+	if (unlikely(size > kMaxSmall))
+		return alloc_large(size, node);
+
+	const unsigned cls = size_class(size);
+	ThreadCache &tc = cache_for(*this);
+	ThreadCache::Bin &bin = tc.bins[node][cls];
+	void *obj = bin.head;
+	if (likely(obj != nullptr)) {
+		bin.head = next_of(obj);
+		bin.count--;
+	} else {
+		auto r = alloc_small_slow(cls, node, tc);
+		if (!r)
+			return r;
+		obj = r.value();
+	}
+	Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(obj));
+	const auto idx = static_cast<std::uint32_t>(static_cast<char *>(obj) - b->base) / b->obj_size;
+	std::memset(obj, 0, b->obj_size);  // recycled objects hold old data
+	b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
+	requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
+	return obj;
+}
+
+Status Heap::free(void *p, std::size_t size) noexcept
+{
+	Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(p));
+	if (unlikely(!b))
+		return Error{EINVAL};
+	if (unlikely(!b->small))
+		return free_large(b, p, size);
+
+	const auto off = static_cast<std::uint32_t>(static_cast<char *>(p) - b->base);
+	const std::uint32_t idx = off / b->obj_size;
+	if (unlikely(off != idx * b->obj_size || idx >= b->capacity))
+		return Error{EINVAL};  // not the start of an object
+	std::uint16_t expected = b->requested[idx].load(std::memory_order_acquire);
+	if (unlikely(expected == 0 || (size != 0 && size != expected)))
+		return Error{EINVAL};  // already free, or the wrong size
+	if (unlikely(!b->requested[idx].compare_exchange_strong(expected, 0,
+							       std::memory_order_acq_rel)))
+		return Error{EINVAL};  // freed by another thread just now
+	requested_[b->node].fetch_sub(expected, std::memory_order_relaxed);
+
+	ThreadCache &tc = cache_for(*this);
+	ThreadCache::Bin &bin = tc.bins[b->node][b->cls];
+	next_of(p) = bin.head;
+	bin.head = p;
+	if (unlikely(++bin.count > bin_limit(b->cls)))
+		flush_bin(b->cls, b->node, tc, bin_limit(b->cls) / 2);
+	return {};
+}
+
+// ---- large allocations -------------------------------------------------------
+
+Result<void *> Heap::alloc_large(std::size_t size, int node) noexcept
+{
+	if (size > (std::size_t{1} << PageMap<Block>::kAddrBits))
+		return Error{ENOMEM};  // larger than the address space
+	const std::size_t bytes = round_to_pages(size);
+	auto ext = driver_->map(bytes, node);
+	if (!ext)
+		return Error{ext.error()};
+	auto *b = new (std::nothrow) Block;
+	if (!b || !pagemap_.set(reinterpret_cast<std::uintptr_t>(ext->addr), bytes, b)) {
+		delete b;
+		(void)driver_->unmap(ext.value());
+		return Error{ENOMEM};
+	}
+	b->base = static_cast<char *>(ext->addr);
+	b->bytes = bytes;
+	b->extent = ext.value();
+	b->node = static_cast<std::uint8_t>(node);
+	b->large_requested.store(size, std::memory_order_release);
+	all_link(b);
+	requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
+	return static_cast<void *>(b->base);
+}
+
+Status Heap::free_large(Block *b, void *p, std::size_t size) noexcept
+{
+	if (p != b->base)
+		return Error{EINVAL};
+	std::size_t expected = b->large_requested.load(std::memory_order_acquire);
+	if (expected == 0 || (size != 0 && size != expected))
+		return Error{EINVAL};
+	if (!b->large_requested.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
+		return Error{EINVAL};
+	requested_[b->node].fetch_sub(static_cast<std::int64_t>(expected),
+				      std::memory_order_relaxed);
+	release_block(b);
+	return {};
+}
+
+// ---- queries, resize, migrate --------------------------------------------------
+
+bool Heap::find(const void *addr, Allocation *out) const noexcept
+{
+	const auto a = reinterpret_cast<std::uintptr_t>(addr);
+	Block *b = pagemap_.lookup(a);
+	if (!b)
+		return false;
+	const std::size_t off = a - reinterpret_cast<std::uintptr_t>(b->base);
+	if (!b->small) {
+		const std::size_t size = b->large_requested.load(std::memory_order_acquire);
+		if (size == 0 || off >= size)
+			return false;
+		*out = {b->base, size, b->node};
+		return true;
+	}
+	const std::size_t idx = off / b->obj_size;
+	if (idx >= b->capacity)
+		return false;  // the tail of a span that holds no whole object
+	const std::size_t size = b->requested[idx].load(std::memory_order_acquire);
+	const std::size_t start = idx * b->obj_size;
+	if (size == 0 || off - start >= size)
+		return false;
+	*out = {b->base + start, size, b->node};
+	return true;
+}
+
+Result<void *> Heap::resize(void *p, std::size_t size) noexcept
+{
+	Allocation a;
+	if (!find(p, &a) || a.start != p || size == 0)
+		return Error{EINVAL};
+	Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(p));
+
+	// In place when the new size needs the same object or the same pages.
+	const bool fits = b->small ? (size <= kMaxSmall && size_class(size) == b->cls)
+				   : (size > kMaxSmall && round_to_pages(size) == b->bytes);
+	if (fits) {
+		if (size < a.size)  // what lies past the new end must read as zero later
+			std::memset(a.start + size, 0, a.size - size);
+		if (b->small) {
+			auto idx = static_cast<std::size_t>(a.start - b->base) / b->obj_size;
+			auto old = static_cast<std::uint16_t>(a.size);
+			if (!b->requested[idx].compare_exchange_strong(
+				    old, static_cast<std::uint16_t>(size), std::memory_order_acq_rel))
+				return Error{EINVAL};
+		} else {
+			std::size_t old = a.size;
+			if (!b->large_requested.compare_exchange_strong(old, size,
+									std::memory_order_acq_rel))
+				return Error{EINVAL};
+		}
+		requested_[a.node].fetch_add(static_cast<std::int64_t>(size) -
+						     static_cast<std::int64_t>(a.size),
+					     std::memory_order_relaxed);
+		return p;
+	}
+
+	auto q = alloc(size, a.node);
+	if (!q)
+		return q;
+	std::memcpy(q.value(), p, std::min(size, a.size));
+	if (Status st = free(p, a.size); !st) {
+		(void)free(q.value(), size);
+		return Error{st.error()};
+	}
+	return q;
+}
+
+Result<void *> Heap::migrate(void *p, int node) noexcept
+{
+	Allocation a;
+	if (node < 0 || node >= kNumNodes || !find(p, &a) || a.start != p)
+		return Error{EINVAL};
+	if (a.node == node)
+		return p;
+	auto q = alloc(a.size, node);
+	if (!q)
+		return q;
+	std::memcpy(q.value(), p, a.size);
+	if (Status st = free(p, a.size); !st) {
+		(void)free(q.value(), a.size);
+		return Error{st.error()};
+	}
+	return q;
+}
+
+std::size_t Heap::stats(int node) const noexcept
+{
+	const std::int64_t v = requested_[node].load(std::memory_order_relaxed);
+	return v > 0 ? static_cast<std::size_t>(v) : 0;
+}
+
+}  // namespace emucxl

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// size_classes.hpp - small-object size classes.
+//
+// Terms: a *class* is an object size; a *span* is one driver extent cut into
+// objects of one class. Sizes up to kMaxSmall are rounded up to a class
+// (16-byte steps to 128 B, then four classes per power of two, so internal
+// waste is at most 25%); larger sizes get an extent of their own.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+namespace emucxl {
+
+inline constexpr std::size_t kPageShift = 12;
+inline constexpr std::size_t kPageSize = std::size_t{1} << kPageShift;  // 4 KiB
+
+inline constexpr std::size_t kMinObjShift = 4;
+inline constexpr std::size_t kMinObject = std::size_t{1} << kMinObjShift;  // 16 B
+inline constexpr std::size_t kLinearMax = 128;                             // 16-byte steps up to here
+inline constexpr std::size_t kMaxSmallShift = 15;
+inline constexpr std::size_t kMaxSmall = std::size_t{1} << kMaxSmallShift;  // 32 KiB
+inline constexpr std::size_t kSpanShift = 16;
+inline constexpr std::size_t kSpanBytes = std::size_t{1} << kSpanShift;  // 64 KiB, at least
+inline constexpr std::size_t kMinObjectsPerSpan = 8;
+
+inline constexpr unsigned kLinearClasses = kLinearMax / kMinObject;  // 8
+inline constexpr unsigned kNumClasses =
+	kLinearClasses + 4 * (kMaxSmallShift - 7);  // 8 + 4 per doubling 128 B..32 KiB = 40
+
+// Class of a size in [1, kMaxSmall].
+constexpr unsigned size_class(std::size_t size) noexcept
+{
+	if (size <= kLinearMax)
+		return static_cast<unsigned>((size - 1) >> kMinObjShift);
+	const std::size_t s = size - 1;
+	const unsigned b = static_cast<unsigned>(std::bit_width(s)) - 1;  // 2^b <= s < 2^(b+1)
+	const unsigned quarter = static_cast<unsigned>((s - (std::size_t{1} << b)) >> (b - 2));
+	return kLinearClasses + (b - 7) * 4 + quarter;
+}
+
+// Object size of a class.
+constexpr std::size_t class_size(unsigned cls) noexcept
+{
+	if (cls < kLinearClasses)
+		return (cls + 1) * kMinObject;
+	const unsigned b = 7 + (cls - kLinearClasses) / 4;
+	const unsigned quarter = (cls - kLinearClasses) % 4;
+	return (std::size_t{1} << b) + (quarter + 1) * (std::size_t{1} << (b - 2));
+}
+
+// Bytes of one span of a class: 64 KiB, or enough for kMinObjectsPerSpan
+// objects, rounded to pages.
+constexpr std::size_t span_bytes(unsigned cls) noexcept
+{
+	const std::size_t want = class_size(cls) * kMinObjectsPerSpan;
+	const std::size_t bytes = want > kSpanBytes ? want : kSpanBytes;
+	return (bytes + kPageSize - 1) & ~(kPageSize - 1);
+}
+
+static_assert(kNumClasses == 40);
+static_assert(class_size(kNumClasses - 1) == kMaxSmall);
+static_assert(size_class(kMaxSmall) == kNumClasses - 1);
+static_assert(size_class(129) == 8 && class_size(8) == 160);
+static_assert(kMaxSmall <= UINT16_MAX, "requested sizes of small objects are stored in 16 bits");
+static_assert(kSpanBytes / kMinObject <= UINT16_MAX, "object indexes fit in 16 bits");
+
+}  // namespace emucxl
