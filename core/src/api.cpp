@@ -28,14 +28,17 @@ struct Runtime {
 };
 constinit Runtime g_rt;
 
-Heap *heap_or_enodev(const char *fn) noexcept
+__attribute__((noinline, cold)) Heap *not_initialised(const char *fn) noexcept
+{
+	LOG_WARN("%s: library not initialised (call emucxl_init first)", fn);
+	errno = ENODEV;
+	return nullptr;
+}
+
+inline Heap *heap_or_enodev(const char *fn) noexcept
 {
 	Heap *h = g_rt.heap.load(std::memory_order_acquire);
-	if (!h) {
-		LOG_WARN("%s: library not initialised (call emucxl_init first)", fn);
-		errno = ENODEV;
-	}
-	return h;
+	return __builtin_expect(h != nullptr, 1) ? h : not_initialised(fn);
 }
 
 template <class T>

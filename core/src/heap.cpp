@@ -8,6 +8,7 @@
 
 #include "log.hpp"
 #include "runtime.hpp"
+#include "thread_cache.hpp"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -18,44 +19,12 @@ namespace {
 
 std::atomic<std::uint64_t> g_generations{0};
 
-thread_local ThreadCache t_cache;
-
-// Objects a thread may keep per (node, class): up to 64, at most ~128 KiB.
-constexpr std::uint32_t bin_limit(unsigned cls) noexcept
-{
-	const std::size_t n = (std::size_t{128} << 10) / class_size(cls);
-	return static_cast<std::uint32_t>(std::clamp<std::size_t>(n, 4, 64));
-}
-
-inline void *&next_of(void *obj) noexcept { return *static_cast<void **>(obj); }
-
 inline std::size_t round_to_pages(std::size_t n) noexcept
 {
 	return (n + kPageSize - 1) & ~(kPageSize - 1);
 }
 
-// The cache of the calling thread, emptied if it belongs to an earlier heap
-// (whose memory is gone, so its objects are dropped, not freed).
-inline ThreadCache &cache_for(const Heap &h) noexcept
-{
-	ThreadCache &tc = t_cache;
-	if (unlikely(tc.generation != h.generation())) {
-		for (auto &node_bins : tc.bins)
-			for (auto &bin : node_bins)
-				bin = {};
-		tc.generation = h.generation();
-	}
-	return tc;
-}
-
 }  // namespace
-
-ThreadCache::~ThreadCache()
-{
-	Heap *h = runtime_heap();
-	if (h && h->generation() == generation)
-		h->flush_thread_cache(*this);
-}
 
 Heap::Heap(DriverPtr driver) noexcept
 	: driver_(std::move(driver)),
@@ -165,6 +134,7 @@ Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
 	b->cls = static_cast<std::uint16_t>(cls);
 	b->obj_size = static_cast<std::uint32_t>(class_size(cls));
 	b->capacity = capacity;
+	b->recip = class_recip(cls);
 	all_link(b);
 	return b;
 }
@@ -176,7 +146,7 @@ Result<void *> Heap::alloc_small_slow(unsigned cls, int node, ThreadCache &tc) n
 {
 	ClassState &cs = classes_[node][cls];
 	ThreadCache::Bin &bin = tc.bins[node][cls];
-	const std::uint32_t want = std::max<std::uint32_t>(1, bin_limit(cls) / 2);
+	const std::uint32_t want = std::max<std::uint32_t>(1, kBinLimit[cls] / 2);
 	std::lock_guard lk(cs.mu);
 
 	while (bin.count < want) {
@@ -196,15 +166,15 @@ Result<void *> Heap::alloc_small_slow(unsigned cls, int node, ThreadCache &tc) n
 		}
 		while (bin.count < want && b->free_list) {
 			void *obj = b->free_list;
-			b->free_list = next_of(obj);
+			b->free_list = free_next(obj);
 			b->free_count--;
-			next_of(obj) = bin.head;
+			free_next(obj) = bin.head;
 			bin.head = obj;
 			bin.count++;
 		}
 		while (bin.count < want && b->carved < b->capacity) {
 			void *obj = b->base + std::size_t{b->carved++} * b->obj_size;
-			next_of(obj) = bin.head;
+			make_free(obj, bin.head, b);
 			bin.head = obj;
 			bin.count++;
 		}
@@ -212,7 +182,7 @@ Result<void *> Heap::alloc_small_slow(unsigned cls, int node, ThreadCache &tc) n
 			partial_remove(cs, b);
 	}
 	void *obj = bin.head;
-	bin.head = next_of(obj);
+	bin.head = free_next(obj);
 	bin.count--;
 	return obj;
 }
@@ -226,10 +196,10 @@ void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep
 	std::lock_guard lk(cs.mu);
 	while (bin.count > keep) {
 		void *obj = bin.head;
-		bin.head = next_of(obj);
+		bin.head = free_next(obj);
 		bin.count--;
-		Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(obj));
-		next_of(obj) = b->free_list;
+		Block *b = free_block(obj);
+		free_next(obj) = b->free_list;
 		b->free_list = obj;
 		b->free_count++;
 		if (!b->in_partial)
@@ -246,7 +216,7 @@ void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep
 	}
 }
 
-void Heap::flush_thread_cache(ThreadCache &tc) noexcept
+void Heap::flush_all_bins(ThreadCache &tc) noexcept
 {
 	for (int node = 0; node < kNumNodes; node++)
 		for (unsigned cls = 0; cls < kNumClasses; cls++)
@@ -254,66 +224,16 @@ void Heap::flush_thread_cache(ThreadCache &tc) noexcept
 				flush_bin(cls, node, tc, 0);
 }
 
+void Heap::retire_thread_cache(ThreadCache &tc) noexcept
+{
+	flush_all_bins(tc);
+	fold_thread_requested(tc, requested_);
+}
+
 void Heap::flush_current_thread() noexcept
 {
-	flush_thread_cache(cache_for(*this));
-}
-
-Result<void *> Heap::alloc(std::size_t size, int node) noexcept
-{
-	if (unlikely(size == 0 || node < 0 || node >= kNumNodes))
-		return Error{EINVAL};
-	if (unlikely(size > kMaxSmall))
-		return alloc_large(size, node);
-
-	const unsigned cls = size_class(size);
-	ThreadCache &tc = cache_for(*this);
-	ThreadCache::Bin &bin = tc.bins[node][cls];
-	void *obj = bin.head;
-	if (likely(obj != nullptr)) {
-		bin.head = next_of(obj);
-		bin.count--;
-	} else {
-		auto r = alloc_small_slow(cls, node, tc);
-		if (!r)
-			return r;
-		obj = r.value();
-	}
-	Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(obj));
-	const auto idx = static_cast<std::uint32_t>(static_cast<char *>(obj) - b->base) / b->obj_size;
-	std::memset(obj, 0, b->obj_size);  // recycled objects hold old data
-	b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
-	requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
-	return obj;
-}
-
-Status Heap::free(void *p, std::size_t size) noexcept
-{
-	Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(p));
-	if (unlikely(!b))
-		return Error{EINVAL};
-	if (unlikely(!b->small))
-		return free_large(b, p, size);
-
-	const auto off = static_cast<std::uint32_t>(static_cast<char *>(p) - b->base);
-	const std::uint32_t idx = off / b->obj_size;
-	if (unlikely(off != idx * b->obj_size || idx >= b->capacity))
-		return Error{EINVAL};  // not the start of an object
-	std::uint16_t expected = b->requested[idx].load(std::memory_order_acquire);
-	if (unlikely(expected == 0 || (size != 0 && size != expected)))
-		return Error{EINVAL};  // already free, or the wrong size
-	if (unlikely(!b->requested[idx].compare_exchange_strong(expected, 0,
-							       std::memory_order_acq_rel)))
-		return Error{EINVAL};  // freed by another thread just now
-	requested_[b->node].fetch_sub(expected, std::memory_order_relaxed);
-
-	ThreadCache &tc = cache_for(*this);
-	ThreadCache::Bin &bin = tc.bins[b->node][b->cls];
-	next_of(p) = bin.head;
-	bin.head = p;
-	if (unlikely(++bin.count > bin_limit(b->cls)))
-		flush_bin(b->cls, b->node, tc, bin_limit(b->cls) / 2);
-	return {};
+	if (ThreadCache *tc = thread_cache(generation_))
+		flush_all_bins(*tc);
 }
 
 // ---- large allocations -------------------------------------------------------
@@ -395,8 +315,8 @@ Result<void *> Heap::resize(void *p, std::size_t size) noexcept
 	const bool fits = b->small ? (size <= kMaxSmall && size_class(size) == b->cls)
 				   : (size > kMaxSmall && round_to_pages(size) == b->bytes);
 	if (fits) {
-		if (size < a.size)  // what lies past the new end must read as zero later
-			std::memset(a.start + size, 0, a.size - size);
+		if (size > a.size)  // the added bytes may hold an earlier owner's data
+			std::memset(a.start + a.size, 0, size - a.size);
 		if (b->small) {
 			auto idx = static_cast<std::size_t>(a.start - b->base) / b->obj_size;
 			auto old = static_cast<std::uint16_t>(a.size);
@@ -446,7 +366,8 @@ Result<void *> Heap::migrate(void *p, int node) noexcept
 
 std::size_t Heap::stats(int node) const noexcept
 {
-	const std::int64_t v = requested_[node].load(std::memory_order_relaxed);
+	const std::int64_t v = requested_[node].load(std::memory_order_relaxed) +
+			       thread_requested(generation_, node);
 	return v > 0 ? static_cast<std::size_t>(v) : 0;
 }
 

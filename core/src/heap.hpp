@@ -18,7 +18,8 @@
 //     the size asked for. Frees flip it to 0 with a CAS, so a double or
 //     concurrent free of one object is detected, never applied twice.
 //   - Free objects are on exactly one free list: a thread cache's or their
-//     span's. Free lists are linked through the objects' first 8 bytes.
+//     span's. A free object's first two words hold the next free object
+//     and its span (so allocation needs no lookup).
 //   - stats(node) == sum of requested sizes of live allocations on node.
 //   - Calls that race with the last emucxl_exit() are the caller's error.
 #pragma once
@@ -33,6 +34,7 @@
 #include "pagemap.hpp"
 #include "result.hpp"
 #include "size_classes.hpp"
+#include "thread_cache.hpp"
 
 namespace emucxl {
 
@@ -45,6 +47,7 @@ struct Block {
 	std::uint16_t cls = 0;      // small: size class
 	std::uint32_t obj_size = 0; // small: class_size(cls)
 	std::uint32_t capacity = 0; // small: objects in the span
+	std::uint64_t recip = 0;    // small: class_recip(cls)
 
 	// Small spans, under the class lock:
 	std::uint32_t carved = 0;     // objects [0, carved) were handed out at least once
@@ -75,8 +78,9 @@ public:
 	Heap(const Heap &) = delete;
 	Heap &operator=(const Heap &) = delete;
 
-	Result<void *> alloc(std::size_t size, int node) noexcept;
-	Status free(void *p, std::size_t size) noexcept;
+	// Fast paths inline below; everything else in heap.cpp.
+	__attribute__((always_inline)) inline Result<void *> alloc(std::size_t size, int node) noexcept;
+	__attribute__((always_inline)) inline Status free(void *p, std::size_t size) noexcept;
 	Result<void *> resize(void *p, std::size_t size) noexcept;
 	Result<void *> migrate(void *p, int node) noexcept;
 
@@ -91,8 +95,9 @@ public:
 	const Topology &topology() const noexcept { return topology_; }
 	std::uint64_t generation() const noexcept { return generation_; }
 
-	// Give a thread's cached objects back to their spans (thread exit).
-	void flush_thread_cache(struct ThreadCache &tc) noexcept;
+	// Give a thread's cached objects back to their spans and fold its
+	// statistics into the heap's (thread exit).
+	void retire_thread_cache(struct ThreadCache &tc) noexcept;
 	// The same for the calling thread's cache.
 	void flush_current_thread() noexcept;
 
@@ -105,12 +110,48 @@ private:
 		unsigned empty_spans = 0;  // fully free spans kept (at most one)
 	};
 
-	Result<void *> alloc_small_slow(unsigned cls, int node, struct ThreadCache &tc) noexcept;
-	Result<void *> alloc_large(std::size_t size, int node) noexcept;
-	Status free_large(Block *b, void *p, std::size_t size) noexcept;
+	static std::uint32_t index_of(const Block *b, std::size_t off) noexcept
+	{
+		return index_by_recip(off, b->recip);
+	}
+	// A free object holds two words: the next free object of its list, and
+	// its span, so that alloc needs no pagemap lookup (objects are >= 16 B).
+	static void *&free_next(void *obj) noexcept { return static_cast<void **>(obj)[0]; }
+	static Block *free_block(void *obj) noexcept { return static_cast<Block **>(obj)[1]; }
+	static void make_free(void *obj, void *next, Block *b) noexcept
+	{
+		static_cast<void **>(obj)[0] = next;
+		static_cast<Block **>(obj)[1] = b;
+	}
+
+	// Zero the first `size` bytes of a small object, rounded up to 16 (which
+	// the object always has): inline stores up to 128 bytes.
+	static void zero_small(void *obj, std::size_t size) noexcept
+	{
+		switch ((size + 15) >> 4) {
+		case 1: __builtin_memset(obj, 0, 16); break;
+		case 2: __builtin_memset(obj, 0, 32); break;
+		case 3: __builtin_memset(obj, 0, 48); break;
+		case 4: __builtin_memset(obj, 0, 64); break;
+		case 5: __builtin_memset(obj, 0, 80); break;
+		case 6: __builtin_memset(obj, 0, 96); break;
+		case 7: __builtin_memset(obj, 0, 112); break;
+		case 8: __builtin_memset(obj, 0, 128); break;
+		default: __builtin_memset(obj, 0, size); break;
+		}
+	}
+	void count(ThreadCache &tc, int node, std::int64_t delta) noexcept
+	{
+		auto &c = tc.requested[node];
+		c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+	}
+	__attribute__((noinline)) Result<void *> alloc_small_slow(unsigned cls, int node, struct ThreadCache &tc) noexcept;
+	__attribute__((noinline)) Result<void *> alloc_large(std::size_t size, int node) noexcept;
+	__attribute__((noinline)) Status free_large(Block *b, void *p, std::size_t size) noexcept;
 	void flush_bin(unsigned cls, int node, struct ThreadCache &tc, std::uint32_t keep) noexcept;
 	Result<Block *> new_span(unsigned cls, int node) noexcept;
 	void release_block(Block *b) noexcept;
+	void flush_all_bins(struct ThreadCache &tc) noexcept;
 	void partial_push(ClassState &cs, Block *b) noexcept;
 	void partial_remove(ClassState &cs, Block *b) noexcept;
 	void all_link(Block *b) noexcept;
@@ -122,22 +163,78 @@ private:
 	ClassState classes_[kNumNodes][kNumClasses];
 	std::mutex all_mu_;  // every block; slow paths only
 	Block *all_ = nullptr;
-	std::atomic<std::int64_t> requested_[kNumNodes]{};  // bytes asked for, per node
+	// Bytes asked for per node by threads that have exited; live threads
+	// keep their share in their ThreadCache.
+	std::atomic<std::int64_t> requested_[kNumNodes]{};
 };
 
-// Per-thread free lists, one per (node, class), bound to one Heap generation.
-struct ThreadCache {
-	struct Bin {
-		void *head = nullptr;
-		std::uint32_t count = 0;
-	};
-	std::uint64_t generation = 0;  // Heap::generation() the bins belong to
-	Bin bins[kNumNodes][kNumClasses];
+// ---- fast paths ----------------------------------------------------------------
+// alloc: pop the thread's bin; free: validate, push onto the thread's bin.
+// Neither takes a lock or executes a locked instruction.
 
-	ThreadCache() = default;
-	ThreadCache(const ThreadCache &) = delete;
-	ThreadCache &operator=(const ThreadCache &) = delete;
-	~ThreadCache();
-};
+Result<void *> Heap::alloc(std::size_t size, int node) noexcept
+{
+	if (__builtin_expect(size == 0 || static_cast<unsigned>(node) >= kNumNodes, 0))
+		return Error{EINVAL};
+	if (__builtin_expect(size > kMaxSmall, 0))
+		return alloc_large(size, node);
+
+	const unsigned cls = size_class(size);
+	ThreadCache *tc = thread_cache(generation_);
+	if (__builtin_expect(!tc, 0))
+		return Error{ENOMEM};
+	ThreadCache::Bin &bin = tc->bins[node][cls];
+	void *obj = bin.head;
+	if (__builtin_expect(obj != nullptr, 1)) {
+		bin.head = free_next(obj);
+		bin.count--;
+	} else {
+		auto r = alloc_small_slow(cls, node, *tc);
+		if (!r)
+			return r;
+		obj = r.value();
+	}
+	Block *b = free_block(obj);
+	const std::uint32_t idx = index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base));
+	// Recycled objects hold old data. Only the requested bytes can be seen;
+	// an in-place resize zeroes what it adds.
+	zero_small(obj, size);
+	b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
+	count(*tc, node, static_cast<std::int64_t>(size));
+	return obj;
+}
+
+Status Heap::free(void *p, std::size_t size) noexcept
+{
+	Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(p));
+	if (__builtin_expect(!b, 0))
+		return Error{EINVAL};
+	if (__builtin_expect(!b->small, 0))
+		return free_large(b, p, size);
+
+	const std::size_t off = static_cast<std::size_t>(static_cast<char *>(p) - b->base);
+	const std::uint32_t idx = index_of(b, off);
+	if (__builtin_expect(off != std::size_t{idx} * b->obj_size || idx >= b->capacity, 0))
+		return Error{EINVAL};  // not the start of an object
+	ThreadCache *tc = thread_cache(generation_);
+	if (__builtin_expect(!tc, 0))
+		return Error{ENOMEM};
+	// A plain load and store, no compare-and-swap: this is every free's fast
+	// path, and a locked instruction would double its cost. Double and
+	// wrong-size frees are caught; two threads freeing one block at the same
+	// instant is a data race in the caller, as with any allocator.
+	const std::uint16_t expected = b->requested[idx].load(std::memory_order_acquire);
+	if (__builtin_expect(expected == 0 || (size != 0 && size != expected), 0))
+		return Error{EINVAL};  // already free, or the wrong size
+	b->requested[idx].store(0, std::memory_order_release);
+	count(*tc, b->node, -static_cast<std::int64_t>(expected));
+
+	ThreadCache::Bin &bin = tc->bins[b->node][b->cls];
+	make_free(p, bin.head, b);
+	bin.head = p;
+	if (__builtin_expect(++bin.count > kBinLimit[b->cls], 0))
+		flush_bin(b->cls, b->node, *tc, kBinLimit[b->cls] / 2);
+	return {};
+}
 
 }  // namespace emucxl

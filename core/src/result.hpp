@@ -6,8 +6,9 @@
 #pragma once
 
 #include <cerrno>
+#include <optional>
+#include <type_traits>
 #include <utility>
-#include <variant>
 
 namespace emucxl {
 
@@ -16,25 +17,41 @@ struct Error {
 	int code;
 };
 
+// A value, or an errno. A plain pair rather than std::variant: for small T
+// (pointers) it comes back in two registers, which matters on the
+// allocation fast path. A T that cannot be default-constructed is kept in
+// a std::optional.
 template <class T>
 class [[nodiscard]] Result {
+	static constexpr bool kPlain = std::is_default_constructible_v<T>;
+	using Storage = std::conditional_t<kPlain, T, std::optional<T>>;
+
 public:
-	Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-	Result(Error e) : v_(e) {}                 // NOLINT: implicit by design
+	Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+	Result(Error e) : error_(e.code) {}            // NOLINT: implicit by design
 
-	explicit operator bool() const noexcept { return v_.index() == 0; }
-	bool ok() const noexcept { return v_.index() == 0; }
+	explicit operator bool() const noexcept { return error_ == 0; }
+	bool ok() const noexcept { return error_ == 0; }
 
-	T &value() & { return std::get<0>(v_); }
-	const T &value() const & { return std::get<0>(v_); }
-	T &&value() && { return std::get<0>(std::move(v_)); }
-	T *operator->() { return &std::get<0>(v_); }
-	const T *operator->() const { return &std::get<0>(v_); }
+	T &value() & { return get(); }
+	const T &value() const & { return const_cast<Result *>(this)->get(); }
+	T &&value() && { return std::move(get()); }
+	T *operator->() { return &get(); }
+	const T *operator->() const { return &const_cast<Result *>(this)->get(); }
 
-	int error() const noexcept { return ok() ? 0 : std::get<1>(v_).code; }
+	int error() const noexcept { return error_; }
 
 private:
-	std::variant<T, Error> v_;
+	T &get()
+	{
+		if constexpr (kPlain)
+			return value_;
+		else
+			return *value_;
+	}
+
+	Storage value_{};
+	int error_ = 0;
 };
 
 // Status: success or an errno, for operations with no value.

@@ -7,6 +7,7 @@
 // waste is at most 25%); larger sizes get an extent of their own.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +59,36 @@ constexpr std::size_t span_bytes(unsigned cls) noexcept
 	const std::size_t bytes = want > kSpanBytes ? want : kSpanBytes;
 	return (bytes + kPageSize - 1) & ~(kPageSize - 1);
 }
+
+// Object index without a division: off / size == off * ceil(2^40 / size) >> 40
+// exactly, for every off < 2^20 and size <= 2^15 (the rounding error,
+// below off / 2^40 < 2^-20, never reaches the next integer, which is at
+// least 1 / size >= 2^-15 away).
+constexpr std::uint64_t class_recip(unsigned cls) noexcept
+{
+	return ((std::uint64_t{1} << 40) + class_size(cls) - 1) / class_size(cls);
+}
+
+constexpr std::uint32_t index_by_recip(std::size_t off, std::uint64_t recip) noexcept
+{
+	return static_cast<std::uint32_t>((off * recip) >> 40);
+}
+
+static_assert(span_bytes(kNumClasses - 1) <= (std::size_t{1} << 20), "index_by_recip is exact below 1 MiB");
+
+// Objects a thread may keep per (node, class): up to 64, about 128 KiB at most.
+constexpr std::uint32_t bin_limit(unsigned cls) noexcept
+{
+	const std::size_t n = (std::size_t{128} << 10) / class_size(cls);
+	return static_cast<std::uint32_t>(n < 4 ? 4 : n > 64 ? 64 : n);
+}
+
+inline constexpr auto kBinLimit = [] {
+	std::array<std::uint32_t, kNumClasses> t{};
+	for (unsigned c = 0; c < kNumClasses; c++)
+		t[c] = bin_limit(c);
+	return t;
+}();
 
 static_assert(kNumClasses == 40);
 static_assert(class_size(kNumClasses - 1) == kMaxSmall);

@@ -39,5 +39,14 @@ TEST(SizeClasses, ClassesAreAlignedAndSpansHoldEnoughObjects)
 	}
 }
 
+TEST(SizeClasses, ReciprocalIndexEqualsDivisionOverWholeSpans)
+{
+	for (unsigned cls = 0; cls < kNumClasses; cls++) {
+		const std::uint64_t recip = class_recip(cls);
+		for (std::size_t off = 0; off < span_bytes(cls); off++)
+			ASSERT_EQ(index_by_recip(off, recip), off / class_size(cls)) << cls << " " << off;
+	}
+}
+
 }  // namespace
 }  // namespace emucxl

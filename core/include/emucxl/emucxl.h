@@ -25,6 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__GNUC__)
+#define EMUCXL_API __attribute__((visibility("default")))
+#else
+#define EMUCXL_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,55 +46,55 @@ extern "C" {
  * Returns 0, or -1 with errno set (the driver asked for is not available,
  * bad configuration). Thread-safe.
  */
-int emucxl_init(void);
+EMUCXL_API int emucxl_init(void);
 
 /* The last exit frees everything still allocated and closes the driver. */
-void emucxl_exit(void);
+EMUCXL_API void emucxl_exit(void);
 
 /*
  * Allocate size bytes, zero-filled, on logical node `node` (0 local, 1 remote).
  * NULL with EINVAL for size 0 or a bad node, ENOMEM when the node has no room.
  */
-void *emucxl_alloc(size_t size, int node);
+EMUCXL_API void *emucxl_alloc(size_t size, int node);
 
 /*
  * Free an allocation. size must equal the allocated size, or be 0 ("the whole
  * allocation"). A wrong size, an unknown or already freed address: nothing is
  * freed and errno is EINVAL.
  */
-void emucxl_free(void *address, size_t size);
+EMUCXL_API void emucxl_free(void *address, size_t size);
 
 /*
  * Resize on the same node, keeping the contents up to the smaller size; bytes
  * past the old size read as zero. May return the same address. On failure
  * NULL, and the old block is untouched.
  */
-void *emucxl_resize(void *address, size_t size);
+EMUCXL_API void *emucxl_resize(void *address, size_t size);
 
 /*
  * Move the contents to `node` and return the (possibly same) address; the old
  * block is freed. On failure NULL, and the old block is untouched.
  */
-void *emucxl_migrate(void *address, int node);
+EMUCXL_API void *emucxl_migrate(void *address, int node);
 
 /*
  * Queries accept any address inside an allocation (interior pointers).
  * Unknown address: false / -1 / 0 with errno EINVAL.
  */
-bool emucxl_is_local(void *address);
-int emucxl_get_numa_node(void *address); /* logical node: 0 or 1 */
-size_t emucxl_get_size(void *address);   /* the size asked for */
+EMUCXL_API bool emucxl_is_local(void *address);
+EMUCXL_API int emucxl_get_numa_node(void *address); /* logical node: 0 or 1 */
+EMUCXL_API size_t emucxl_get_size(void *address);   /* the size asked for */
 
 /* Bytes this process has allocated on `node`, counted as requested sizes. */
-size_t emucxl_stats(int node);
+EMUCXL_API size_t emucxl_stats(int node);
 
 /*
  * Copy n bytes from addr+offset into buf (read) or from buf to addr+offset
  * (write). When addr lies in an emucxl allocation, the whole range must lie in
  * that allocation, or the call fails with ERANGE and touches nothing.
  */
-bool emucxl_read(void *addr, int offset, void *buf, size_t n);
-bool emucxl_write(void *buf, int offset, void *addr, size_t n);
+EMUCXL_API bool emucxl_read(void *addr, int offset, void *buf, size_t n);
+EMUCXL_API bool emucxl_write(void *buf, int offset, void *addr, size_t n);
 
 /*
  * As their libc namesakes (memmove handles overlap), with the same bounds
@@ -96,14 +102,14 @@ bool emucxl_write(void *buf, int offset, void *addr, size_t n);
  * when a range runs past the end of its allocation, NULL + EINVAL for a NULL
  * pointer with n > 0.
  */
-void *emucxl_memset(void *addr, int value, size_t n);
-void *emucxl_memcpy(void *dst, const void *src, size_t n);
-void *emucxl_memmove(void *dst, const void *src, size_t n);
+EMUCXL_API void *emucxl_memset(void *addr, int value, size_t n);
+EMUCXL_API void *emucxl_memcpy(void *dst, const void *src, size_t n);
+EMUCXL_API void *emucxl_memmove(void *dst, const void *src, size_t n);
 
 /* ---- extended API (emucxl) ---------------------------------------------- */
 
 /* Name of the selected driver ("mbind", "kmod", "cuse"), or NULL + ENODEV. */
-const char *emucxl_driver_name(void);
+EMUCXL_API const char *emucxl_driver_name(void);
 
 struct emucxl_node_info {
 	int32_t physical_node;  /* NUMA node id behind this logical node */
@@ -123,7 +129,7 @@ struct emucxl_info {
 #define EMUCXL_API_VERSION 1
 
 /* Fill *info. Returns 0, or -1 with errno (EINVAL for NULL, ENODEV). */
-int emucxl_get_info(struct emucxl_info *info);
+EMUCXL_API int emucxl_get_info(struct emucxl_info *info);
 
 /*
  * Driver-wide usage of a logical node, across all clients of the device for
@@ -135,7 +141,7 @@ struct emucxl_node_usage {
 	uint64_t capacity;  /* limit */
 	uint64_t free;      /* what can still be placed there */
 };
-int emucxl_get_usage(int node, struct emucxl_node_usage *usage);
+EMUCXL_API int emucxl_get_usage(int node, struct emucxl_node_usage *usage);
 
 #ifdef __cplusplus
 }

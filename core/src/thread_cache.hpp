@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// thread_cache.hpp - each thread's ThreadCache (see heap.hpp).
+//
+// The pointer is initial-exec TLS: one %fs-relative load, no call to
+// __tls_get_addr, on every alloc and free. It is a single pointer, so the
+// static TLS it takes is small enough even when the library is dlopen()ed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "driver.hpp"
+#include "size_classes.hpp"
+
+namespace emucxl {
+
+// Per-thread free lists, one per (node, class), and this thread's share of
+// the statistics, bound to one Heap generation. Allocated on a thread's
+// first call; registered so stats() can sum them; flushed and freed at
+// thread exit (thread_cache.cpp).
+struct ThreadCache {
+	struct Bin {
+		void *head = nullptr;
+		std::uint32_t count = 0;
+	};
+	std::uint64_t generation = 0;  // Heap::generation() the contents belong to
+	// Bytes this thread allocated minus freed, per node. Written only by the
+	// owning thread (plain load + store: no locked instruction on the fast
+	// path), read by stats() from any thread.
+	std::atomic<std::int64_t> requested[kNumNodes]{};
+	ThreadCache *prev = nullptr, *next = nullptr;  // registry, under its mutex
+	Bin bins[kNumNodes][kNumClasses];
+};
+
+// constinit: no dynamic initialisation, so no TLS wrapper call on access.
+extern thread_local constinit ThreadCache *t_cache __attribute__((tls_model("initial-exec")));
+
+// Create the calling thread's cache, or empty one left from an earlier heap
+// (a heap is known by its generation number).
+// nullptr when memory for it cannot be had.
+ThreadCache *thread_cache_slow(std::uint64_t generation) noexcept;
+
+inline ThreadCache *thread_cache(std::uint64_t generation) noexcept
+{
+	ThreadCache *tc = t_cache;
+	if (__builtin_expect(tc != nullptr && tc->generation == generation, 1))
+		return tc;
+	return thread_cache_slow(generation);
+}
+
+// Sum of the live threads' statistics for a heap generation and node.
+std::int64_t thread_requested(std::uint64_t generation, int node) noexcept;
+
+// Move a retiring thread's statistics into `total` (the heap's share of
+// exited threads), atomically with respect to thread_requested().
+void fold_thread_requested(ThreadCache &tc, std::atomic<std::int64_t> *total) noexcept;
+
+}  // namespace emucxl
