@@ -131,15 +131,9 @@ private:
 				return Error{err};
 			}
 		}
-		if (topology_.pinned) {
-			if (mlock(p, length) != 0) {
-				const int err = errno;
-				LOG_INFO("mbind: mlock of %zu bytes on node %d failed: %s", length,
-					 phys, std::strerror(err));
-				return Error{ENOMEM};
-			}
-			return {};
-		}
+		// Fault every page in under the policy first, then lock them. mlock
+		// alone would populate too, but sanitizer runtimes turn it into a
+		// no-op, and placement must not depend on how we were built.
 		if (madvise(p, length, MADV_POPULATE_WRITE) != 0) {
 			if (errno != EINVAL) {  // EINVAL: kernel older than 5.14
 				const int err = errno;
@@ -149,6 +143,12 @@ private:
 			}
 			for (std::size_t off = 0; off < length; off += 4096)
 				static_cast<volatile char *>(p)[off] = 0;
+		}
+		if (topology_.pinned && mlock(p, length) != 0) {
+			const int err = errno;
+			LOG_INFO("mbind: mlock of %zu bytes on node %d failed: %s", length, phys,
+				 std::strerror(err));
+			return Error{ENOMEM};
 		}
 		return {};
 	}
