@@ -113,6 +113,10 @@ Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
 {
 	const std::size_t bytes = span_bytes(cls);
 	auto ext = driver_->map(bytes, node);
+	if (!ext && ext.error() == ENOMEM) {
+		large_cache_drain(node);
+		ext = driver_->map(bytes, node);
+	}
 	if (!ext)
 		return Error{ext.error()};
 
@@ -238,12 +242,82 @@ void Heap::flush_current_thread() noexcept
 
 // ---- large allocations -------------------------------------------------------
 
+// Freed large extents are kept per node, up to kLargeCacheBytes, and reused
+// for an allocation of the same page count: a memset is an order of magnitude
+// cheaper than mapping, placing, faulting and pinning fresh pages. The driver
+// still counts them as allocated until reused, released to make room, or the
+// library exits; a map that fails for lack of memory first empties the cache.
+
+Block *Heap::large_cache_take(std::size_t bytes, int node) noexcept
+{
+	LargeCache &c = large_cache_[node];
+	std::lock_guard lk(c.mu);
+	for (Block *b = c.head; b; b = b->next) {
+		if (b->bytes != bytes)
+			continue;
+		if (b->prev)
+			b->prev->next = b->next;
+		else
+			c.head = b->next;
+		if (b->next)
+			b->next->prev = b->prev;
+		b->prev = b->next = nullptr;
+		c.bytes -= b->bytes;
+		return b;
+	}
+	return nullptr;
+}
+
+bool Heap::large_cache_put(Block *b) noexcept
+{
+	if (b->bytes > kLargeCacheMaxExtent)
+		return false;
+	LargeCache &c = large_cache_[b->node];
+	std::lock_guard lk(c.mu);
+	if (c.bytes + b->bytes > kLargeCacheBytes)
+		return false;
+	b->prev = nullptr;
+	b->next = c.head;
+	if (c.head)
+		c.head->prev = b;
+	c.head = b;
+	c.bytes += b->bytes;
+	return true;
+}
+
+void Heap::large_cache_drain(int node) noexcept
+{
+	Block *list;
+	{
+		LargeCache &c = large_cache_[node];
+		std::lock_guard lk(c.mu);
+		list = c.head;
+		c.head = nullptr;
+		c.bytes = 0;
+	}
+	while (list) {
+		Block *next = list->next;
+		release_block(list);
+		list = next;
+	}
+}
+
 Result<void *> Heap::alloc_large(std::size_t size, int node) noexcept
 {
 	if (size > (std::size_t{1} << PageMap<Block>::kAddrBits))
 		return Error{ENOMEM};  // larger than the address space
 	const std::size_t bytes = round_to_pages(size);
+	if (Block *b = large_cache_take(bytes, node)) {
+		std::memset(b->base, 0, size);  // beyond `size`, growth zeroes (resize)
+		b->large_requested.store(size, std::memory_order_release);
+		requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
+		return static_cast<void *>(b->base);
+	}
 	auto ext = driver_->map(bytes, node);
+	if (!ext && ext.error() == ENOMEM) {
+		large_cache_drain(node);  // give the cached memory back, then try again
+		ext = driver_->map(bytes, node);
+	}
 	if (!ext)
 		return Error{ext.error()};
 	auto *b = new (std::nothrow) Block;
@@ -273,7 +347,8 @@ Status Heap::free_large(Block *b, void *p, std::size_t size) noexcept
 		return Error{EINVAL};
 	requested_[b->node].fetch_sub(static_cast<std::int64_t>(expected),
 				      std::memory_order_relaxed);
-	release_block(b);
+	if (!large_cache_put(b))
+		release_block(b);
 	return {};
 }
 

@@ -60,7 +60,7 @@ struct Block {
 	std::unique_ptr<std::atomic<std::uint16_t>[]> requested;
 	std::atomic<std::size_t> large_requested{0};  // large: size asked for, 0 once freed
 
-	Block *prev = nullptr, *next = nullptr;          // class partial list
+	Block *prev = nullptr, *next = nullptr;          // class partial list, or large cache
 	Block *all_prev = nullptr, *all_next = nullptr;  // every block of the heap
 };
 
@@ -161,6 +161,18 @@ private:
 	std::uint64_t generation_;
 	PageMap<Block> pagemap_;
 	ClassState classes_[kNumNodes][kNumClasses];
+	struct LargeCache {
+		std::mutex mu;
+		Block *head = nullptr;   // freed large blocks, linked through prev/next
+		std::size_t bytes = 0;   // sum of their extents
+	};
+	static constexpr std::size_t kLargeCacheBytes = std::size_t{64} << 20;      // 64 MiB a node
+	static constexpr std::size_t kLargeCacheMaxExtent = std::size_t{16} << 20;  // 16 MiB
+	Block *large_cache_take(std::size_t bytes, int node) noexcept;
+	bool large_cache_put(Block *b) noexcept;
+	void large_cache_drain(int node) noexcept;
+	LargeCache large_cache_[kNumNodes];
+
 	std::mutex all_mu_;  // every block; slow paths only
 	Block *all_ = nullptr;
 	// Bytes asked for per node by threads that have exited; live threads

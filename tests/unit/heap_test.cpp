@@ -187,6 +187,32 @@ TEST_F(HeapTest, MillionSixteenByteObjectsCostAtMostAQuarterMore)
 		ASSERT_TRUE(heap_->free(p, 16));
 }
 
+TEST_F(HeapTest, FreedLargeExtentsAreReusedZeroedAndGivenBackUnderPressure)
+{
+	auto p = heap_->alloc(1 << 20, 1).value();
+	std::memset(p, 0x77, 1 << 20);
+	ASSERT_TRUE(heap_->free(p, 1 << 20));
+	const long maps = log_.maps.load();
+	auto q = heap_->alloc((1 << 20) - 100, 1).value();  // same page count
+	EXPECT_EQ(log_.maps.load(), maps) << "the cached extent was not reused";
+	EXPECT_EQ(q, p);
+	const auto *bytes = static_cast<unsigned char *>(q);
+	for (std::size_t i = 0; i < (1 << 20) - 100; i++)
+		ASSERT_EQ(bytes[i], 0) << "reused extent not zeroed at " << i;
+	Allocation a;
+	ASSERT_TRUE(heap_->find(q, &a));
+	EXPECT_EQ(a.size, (1u << 20) - 100);
+	ASSERT_TRUE(heap_->free(q, 0));
+	EXPECT_FALSE(heap_->find(q, &a)) << "a cached extent is not an allocation";
+
+	// The driver runs out: the cache is emptied before the call fails.
+	const long live = log_.live_extents.load();
+	log_.fail_after = 0;
+	EXPECT_EQ(heap_->alloc(2 << 20, 1).error(), ENOMEM);
+	EXPECT_EQ(log_.live_extents.load(), live - 1);
+	log_.fail_after = -1;
+}
+
 TEST_F(HeapTest, ThreadExitReturnsCachedObjects)
 {
 	std::thread t([this] {
