@@ -243,18 +243,19 @@ void Heap::flush_current_thread() noexcept
 // ---- large allocations -------------------------------------------------------
 
 // Freed large extents are kept per node, up to kLargeCacheBytes, and reused
-// for an allocation of the same page count: a memset is an order of magnitude
-// cheaper than mapping, placing, faulting and pinning fresh pages. The driver
-// still counts them as allocated until reused, released to make room, or the
-// library exits; a map that fails for lack of memory first empties the cache.
+// for an allocation at most a quarter smaller than the extent: a memset is
+// an order of magnitude cheaper than mapping, placing, faulting and pinning
+// fresh pages. The driver still counts them as allocated until reused,
+// released to make room, or the library exits; a map that fails for lack of
+// memory first empties the cache.
 
 Block *Heap::large_cache_take(std::size_t bytes, int node) noexcept
 {
 	LargeCache &c = large_cache_[node];
 	std::lock_guard lk(c.mu);
 	for (Block *b = c.head; b; b = b->next) {
-		if (b->bytes != bytes)
-			continue;
+		if (b->bytes < bytes || b->bytes - bytes > bytes / 4)
+			continue;  // too small, or would waste more than a quarter
 		if (b->prev)
 			b->prev->next = b->next;
 		else
@@ -388,7 +389,8 @@ Result<void *> Heap::resize(void *p, std::size_t size) noexcept
 
 	// In place when the new size needs the same object or the same pages.
 	const bool fits = b->small ? (size <= kMaxSmall && size_class(size) == b->cls)
-				   : (size > kMaxSmall && round_to_pages(size) == b->bytes);
+				   : (size > kMaxSmall && round_to_pages(size) <= b->bytes &&
+				      b->bytes - round_to_pages(size) <= b->bytes / 4);
 	if (fits) {
 		if (size > a.size)  // the added bytes may hold an earlier owner's data
 			std::memset(a.start + a.size, 0, size - a.size);

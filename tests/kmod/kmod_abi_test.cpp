@@ -567,6 +567,28 @@ TEST_F(KmodAbi, ZappedPtesFaultBackTheSamePages)
 	EXPECT_EQ(::munmap(p, a.size), 0);
 }
 
+// Pinned: asking the kernel to migrate the pages elsewhere moves nothing.
+TEST_F(KmodAbi, PagesCannotBeMigrated)
+{
+	if (info_.node[0].physical_node == info_.node[1].physical_node)
+		GTEST_SKIP() << "one physical node: nowhere to migrate to";
+	Alloc a = alloc(fd_, 16 * page_, 1);
+	ASSERT_EQ(a.err, 0);
+	void *p = map(fd_, a);
+	ASSERT_NE(p, MAP_FAILED);
+	fill(p, a.size, 13);
+	std::vector<void *> pages;
+	for (std::uint64_t off = 0; off < a.size; off += page_)
+		pages.push_back(static_cast<char *>(p) + off);
+	std::vector<int> target(pages.size(), static_cast<int>(info_.node[0].physical_node));
+	std::vector<int> status(pages.size(), 0);
+	(void)move_pages(0, pages.size(), pages.data(), target.data(), status.data(), MPOL_MF_MOVE);
+	const auto nodes = page_nodes(p, a.size);
+	EXPECT_TRUE(all_on(nodes, static_cast<int>(info_.node[1].physical_node))) << describe(nodes);
+	EXPECT_TRUE(check(p, a.size, 13));
+	EXPECT_EQ(::munmap(p, a.size), 0);
+}
+
 TEST_F(KmodAbi, ForkDoesNotInheritMappings)
 {
 	Alloc a = alloc(fd_, 4 * page_, 1);
