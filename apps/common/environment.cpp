@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "environment.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <numa.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace emucxl::apps {
+
+namespace {
+
+// The value of the first "<field>\t: value" line of /proc/cpuinfo.
+std::string cpuinfo_field(const std::string &field)
+{
+	std::ifstream in("/proc/cpuinfo");
+	std::string line;
+	while (std::getline(in, line)) {
+		if (line.rfind(field, 0) != 0)
+			continue;
+		auto colon = line.find(':');
+		if (colon == std::string::npos)
+			continue;
+		auto start = line.find_first_not_of(' ', colon + 1);
+		return start == std::string::npos ? "" : line.substr(start);
+	}
+	return "";
+}
+
+} // namespace
+
+Machine describe_machine()
+{
+	Machine m;
+	char host[256] = {};
+	if (gethostname(host, sizeof host - 1) == 0)
+		m.hostname = host;
+	struct utsname u {};
+	if (uname(&u) == 0) {
+		m.kernel = std::string(u.sysname) + " " + u.release;
+		m.arch = u.machine;
+	}
+	m.cpu_model = cpuinfo_field("model name");
+	m.virtualized = (" " + cpuinfo_field("flags") + " ").find(" hypervisor ") != std::string::npos;
+	m.cpus = std::thread::hardware_concurrency();
+	double load[1];
+	if (getloadavg(load, 1) == 1)
+		m.load_average = load[0];
+	if (numa_available() >= 0)
+		m.numa_nodes = numa_num_configured_nodes();
+	return m;
+}
+
+bool get_emucxl_info(emucxl_info &info)
+{
+	std::memset(&info, 0, sizeof info);
+	return emucxl_get_info(&info) == 0;
+}
+
+void write_json(JsonWriter &w, const Machine &m)
+{
+	w.begin_object()
+		.field("hostname", m.hostname)
+		.field("kernel", m.kernel)
+		.field("arch", m.arch)
+		.field("cpu_model", m.cpu_model)
+		.field("cpus", m.cpus)
+		.field("numa_nodes", m.numa_nodes)
+		.field("virtualized", m.virtualized)
+		.field("load_average_1m", m.load_average)
+		.end_object();
+}
+
+void write_json(JsonWriter &w, const emucxl_info &info)
+{
+	w.begin_object()
+		.field("driver", std::string_view(info.driver, strnlen(info.driver, sizeof info.driver)))
+		.field("api_version", info.api_version)
+		.field("local_physical_node", info.node[0].physical_node)
+		.field("remote_physical_node", info.node[1].physical_node)
+		.field("local_capacity_bytes", info.node[0].capacity)
+		.field("remote_capacity_bytes", info.node[1].capacity)
+		.field("remote_is_separate", info.remote_is_separate)
+		.field("pinned", info.pinned)
+		.end_object();
+}
+
+std::string describe_mapping(const emucxl_info &info)
+{
+	std::ostringstream os;
+	os << "local = physical node " << info.node[0].physical_node << ", remote = physical node "
+	   << info.node[1].physical_node
+	   << (info.remote_is_separate ? " (separate node)" : " (SAME node as local)");
+	return os.str();
+}
+
+void print_setup(std::ostream &os, const Machine &m, const emucxl_info &info)
+{
+	os << "machine: " << m.hostname << ", " << (m.cpu_model.empty() ? "unknown CPU" : m.cpu_model)
+	   << ", " << m.cpus << " CPUs, " << m.numa_nodes << " NUMA node(s), " << m.kernel << " "
+	   << m.arch << (m.virtualized ? ", virtual machine" : "");
+	if (m.load_average >= 0) {
+		char load[64];
+		std::snprintf(load, sizeof load, ", load average %.2f", m.load_average);
+		os << load;
+		if (m.cpus && m.load_average > 0.5 * m.cpus)
+			os << " (busy: other work shares the CPUs, timings are noisy)";
+	}
+	os << "\n";
+	os << "emucxl: driver " << std::string_view(info.driver, strnlen(info.driver, sizeof info.driver))
+	   << ", " << describe_mapping(info) << ", memory " << (info.pinned ? "pinned" : "NOT pinned")
+	   << "\n";
+	if (!info.remote_is_separate)
+		os << "NOTE: remote (logical node 1) shares physical node " << info.node[1].physical_node
+		   << " with local on this machine, so every \"remote\" number below is local DRAM,\n"
+		      "      NOT a remote-memory measurement.\n";
+}
+
+} // namespace emucxl::apps

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+// emucxl-kv-bench end to end: --json is one well-formed object with every
+// (hot %, policy) row, and the hit percentages show the expected LRU shape.
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "json_reader.hpp"
+#include "run_command.hpp"
+
+namespace {
+
+namespace json = emucxl::apps::json;
+using emucxl::apps::run_command;
+
+const std::string bench = EMUCXL_KV_BENCH;
+
+class KvBench : public ::testing::Test {
+protected:
+	static void SetUpTestSuite()
+	{
+		auto r = run_command(bench + " --json --short");
+		ASSERT_EQ(r.exit_code, 0) << r.out;
+		doc_ = new json::Value(json::parse(r.out));
+	}
+	static void TearDownTestSuite() { delete doc_; }
+
+	static double hit(int hot, const std::string &policy)
+	{
+		for (const auto &row : doc_->at("results").array())
+			if (row.at("hot_percent").number() == hot && row.at("policy").string() == policy)
+				return row.at("local_hit_percent").number();
+		ADD_FAILURE() << "no row for " << hot << "% " << policy;
+		return -1;
+	}
+
+	static inline json::Value *doc_ = nullptr;
+};
+
+TEST_F(KvBench, EveryHotPercentAndPolicyHasARow)
+{
+	ASSERT_NE(doc_, nullptr);
+	std::set<std::pair<int, std::string>> seen;
+	for (const auto &row : doc_->at("results").array()) {
+		const int hot = static_cast<int>(row.at("hot_percent").number());
+		const std::string policy = row.at("policy").string();
+		seen.emplace(hot, policy);
+		const auto &paper = row.at("paper_local_hit_percent");
+		EXPECT_EQ(paper.is_null(), policy == "promote-after-N") << hot << " " << policy;
+		EXPECT_EQ(row.at("counters").at("misses").number(), 0);
+	}
+	EXPECT_EQ(seen.size(), 30u);
+}
+
+TEST_F(KvBench, ThroughputFieldsArePositive)
+{
+	ASSERT_NE(doc_, nullptr);
+	const auto &t = doc_->at("throughput");
+	for (const char *f : {"emucxl_get_ops_per_s", "unordered_map_get_ops_per_s", "emucxl_put_ops_per_s",
+			      "unordered_map_put_ops_per_s"})
+		EXPECT_GT(t.at(f).number(), 0) << f;
+}
+
+TEST_F(KvBench, StayMatchesThePapersArithmetic)
+{
+	ASSERT_NE(doc_, nullptr);
+	// Under stay, local holds key701..key1000 for good. At 70% hot, only the
+	// 5,000 cold GETs (over exactly those keys) are local: 10%.
+	EXPECT_DOUBLE_EQ(hit(70, "stay"), 10.0);
+	// At 10% hot: 5,000 cold GETs over 900 keys, 300 of them local: ~3.33%.
+	EXPECT_NEAR(hit(10, "stay"), 100.0 * 5000 * 300 / 900 / 50000, 0.3);
+}
+
+TEST_F(KvBench, PromoteKeepsAFittingHotSetLocal)
+{
+	ASSERT_NE(doc_, nullptr);
+	EXPECT_GT(hit(10, "promote"), 90.0);
+	EXPECT_GT(hit(20, "promote"), 89.0);
+	// Uniform access over 1000 keys with 300 local slots: ~30% whatever the policy.
+	EXPECT_NEAR(hit(0, "promote"), 30.0, 1.5);
+	EXPECT_NEAR(hit(0, "stay"), 30.0, 1.5);
+	// promote-after-2 lies between stay and promote when the hot set fits.
+	EXPECT_GT(hit(10, "promote-after-N"), hit(10, "stay"));
+	EXPECT_LE(hit(10, "promote-after-N"), hit(10, "promote"));
+}
+
+TEST(KvBenchCli, HelpAndBadArguments)
+{
+	auto help = run_command(bench + " --help");
+	EXPECT_EQ(help.exit_code, 0);
+	EXPECT_NE(help.out.find("usage: emucxl-kv-bench"), std::string::npos);
+	EXPECT_EQ(run_command(bench + " --repeats 0 2>/dev/null").exit_code, 2);
+	EXPECT_EQ(run_command(bench + " --promote-after x 2>/dev/null").exit_code, 2);
+	EXPECT_EQ(run_command(bench + " --nope 2>/dev/null").exit_code, 2);
+}
+
+} // namespace
