@@ -11,7 +11,6 @@
 #include "emucxl/emucxl.h"
 #include "heap.hpp"
 #include "log.hpp"
-#include "runtime.hpp"
 
 namespace emucxl {
 
@@ -84,11 +83,6 @@ bool valid_node(int node, const char *fn) noexcept
 }
 
 }  // namespace
-
-Heap *runtime_heap() noexcept
-{
-	return g_rt.heap.load(std::memory_order_acquire);
-}
 
 bool Heap::owns_page(const void *addr) const noexcept
 {

@@ -7,7 +7,6 @@
 #include <new>
 
 #include "log.hpp"
-#include "runtime.hpp"
 #include "thread_cache.hpp"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -38,11 +37,16 @@ Result<std::unique_ptr<Heap>> Heap::create(DriverPtr driver) noexcept
 	auto *h = new (std::nothrow) Heap(std::move(driver));
 	if (!h)
 		return Error{ENOMEM};
+	if (!register_heap(h->generation_, h)) {
+		delete h;
+		return Error{ENOMEM};
+	}
 	return std::unique_ptr<Heap>(h);
 }
 
 Heap::~Heap()
 {
+	unregister_heap(generation_);  // waits for a thread retiring into us
 	Block *b = all_;
 	while (b) {
 		Block *next = b->all_next;
@@ -145,29 +149,28 @@ Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
 
 // ---- small objects -------------------------------------------------------------
 
-// Refill the thread's bin from the class's spans (or a new span) and take one.
-Result<void *> Heap::alloc_small_slow(unsigned cls, int node, ThreadCache &tc) noexcept
+// Refill an empty bin from the class's spans (or a new span): free objects
+// of a span onto the list, else a range of never-used objects to bump from.
+Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 {
 	ClassState &cs = classes_[node][cls];
 	ThreadCache::Bin &bin = tc.bins[node][cls];
 	const std::uint32_t want = std::max<std::uint32_t>(1, kBinLimit[cls] / 2);
 	std::lock_guard lk(cs.mu);
 
-	while (bin.count < want) {
-		Block *b = cs.partial;
-		if (!b) {
-			if (bin.count)
-				break;  // enough to go on with; no new span needed yet
-			auto nb = new_span(cls, node);
-			if (!nb)
-				return Error{nb.error()};
-			b = nb.value();
-			partial_push(cs, b);
-		}
-		if (b->empty_cached) {
-			b->empty_cached = false;
-			cs.empty_spans--;
-		}
+	Block *b = cs.partial;
+	if (!b) {
+		auto nb = new_span(cls, node);
+		if (!nb)
+			return Error{nb.error()};
+		b = nb.value();
+		partial_push(cs, b);
+	}
+	if (b->empty_cached) {
+		b->empty_cached = false;
+		empty_span_bytes_[node].fetch_sub(b->bytes, std::memory_order_relaxed);
+	}
+	if (b->free_list) {
 		while (bin.count < want && b->free_list) {
 			void *obj = b->free_list;
 			b->free_list = free_next(obj);
@@ -176,55 +179,92 @@ Result<void *> Heap::alloc_small_slow(unsigned cls, int node, ThreadCache &tc) n
 			bin.head = obj;
 			bin.count++;
 		}
-		while (bin.count < want && b->carved < b->capacity) {
-			void *obj = b->base + std::size_t{b->carved++} * b->obj_size;
-			make_free(obj, bin.head, b);
-			bin.head = obj;
-			bin.count++;
-		}
-		if (!b->free_list && b->carved == b->capacity)
-			partial_remove(cs, b);
+	} else {
+		// All the span's fresh objects: bumping costs nothing per object, so
+		// this is the last refill until the span is used up (the thread
+		// owns the rest of the span, as in mimalloc's thread-local pages).
+		const std::uint32_t n = b->capacity - b->carved;
+		bin.bump = b->base + std::size_t{b->carved} * b->obj_size;
+		bin.bump_end = bin.bump + std::size_t{n} * b->obj_size;
+		bin.bump_size = b->obj_size;
+		bin.bump_block = b;
+		b->carved += n;
 	}
-	void *obj = bin.head;
-	bin.head = free_next(obj);
-	bin.count--;
-	return obj;
+	if (!b->free_list && b->carved == b->capacity)
+		partial_remove(cs, b);
+	return {};
 }
 
-// Return all but `keep` objects of a bin to their spans; release spans that
-// become entirely free, keeping one spare per class against churn.
+// A freed object went back onto b's list (class lock held): put the span
+// where it belongs; when it is entirely free, keep it for reuse while the
+// node's spare spans stay within kSpareSpanBytes, else give it back. Spares
+// spare a driver call (mmap + mbind + populate + mlock, or an ioctl) each
+// time a workload's live set shrinks and grows again.
+void Heap::note_freed(ClassState &cs, Block *b) noexcept
+{
+	if (!b->in_partial)
+		partial_push(cs, b);
+	if (b->free_count != b->carved || b->empty_cached)
+		return;
+	auto &spare = empty_span_bytes_[b->node];
+	if (spare.fetch_add(b->bytes, std::memory_order_relaxed) + b->bytes <= kSpareSpanBytes) {
+		b->empty_cached = true;
+		return;
+	}
+	spare.fetch_sub(b->bytes, std::memory_order_relaxed);
+	partial_remove(cs, b);
+	release_block(b);
+}
+
+// Give the unused part of a bin's bump range back to its span (class lock held).
+void Heap::return_bump(ClassState &cs, ThreadCache::Bin &bin) noexcept
+{
+	Block *b = bin.bump_block;
+	for (char *obj = bin.bump; obj != bin.bump_end; obj += bin.bump_size) {
+		make_free(obj, b->free_list, b);
+		b->free_list = obj;
+		b->free_count++;
+	}
+	bin.bump = bin.bump_end = nullptr;
+	bin.bump_block = nullptr;
+	if (b)
+		note_freed(cs, b);
+}
+
+// Return all but `keep` objects of a bin's list to their spans; with keep 0
+// the bump range too.
 void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep) noexcept
 {
 	ClassState &cs = classes_[node][cls];
 	ThreadCache::Bin &bin = tc.bins[node][cls];
 	std::lock_guard lk(cs.mu);
 	while (bin.count > keep) {
-		void *obj = bin.head;
-		bin.head = free_next(obj);
-		bin.count--;
-		Block *b = free_block(obj);
-		free_next(obj) = b->free_list;
-		b->free_list = obj;
-		b->free_count++;
-		if (!b->in_partial)
-			partial_push(cs, b);
-		if (b->free_count == b->carved && !b->empty_cached) {
-			if (cs.empty_spans == 0) {
-				b->empty_cached = true;
-				cs.empty_spans++;
-			} else {
-				partial_remove(cs, b);
-				release_block(b);
-			}
+		// Objects of one span usually follow each other: splice each run
+		// onto its span's list at once.
+		void *first = bin.head;
+		Block *b = free_block(first);
+		void *last = first;
+		std::uint32_t n = 1;
+		while (bin.count - n > keep && free_next(last) && free_block(free_next(last)) == b) {
+			last = free_next(last);
+			n++;
 		}
+		bin.head = free_next(last);
+		bin.count -= n;
+		free_next(last) = b->free_list;
+		b->free_list = first;
+		b->free_count += n;
+		note_freed(cs, b);
 	}
+	if (keep == 0 && bin.bump != bin.bump_end)
+		return_bump(cs, bin);
 }
 
 void Heap::flush_all_bins(ThreadCache &tc) noexcept
 {
 	for (int node = 0; node < kNumNodes; node++)
 		for (unsigned cls = 0; cls < kNumClasses; cls++)
-			if (tc.bins[node][cls].count)
+			if (tc.bins[node][cls].count || tc.bins[node][cls].bump != tc.bins[node][cls].bump_end)
 				flush_bin(cls, node, tc, 0);
 }
 

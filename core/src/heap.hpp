@@ -54,7 +54,7 @@ struct Block {
 	std::uint32_t free_count = 0; // objects on free_list (all carved)
 	void *free_list = nullptr;    // intrusive list of free carved objects
 	bool in_partial = false;      // on the class's list of spans with room
-	bool empty_cached = false;    // fully free, kept as the class's spare
+	bool empty_cached = false;    // fully free, kept as a spare (empty_span_bytes_)
 
 	// Small: requested size per object, 0 when free. Large: element 0 only.
 	std::unique_ptr<std::atomic<std::uint16_t>[]> requested;
@@ -107,8 +107,9 @@ private:
 	struct alignas(64) ClassState {
 		std::mutex mu;
 		Block *partial = nullptr;  // spans with free or uncarved objects
-		unsigned empty_spans = 0;  // fully free spans kept (at most one)
 	};
+	static constexpr std::size_t kSpareSpanBytes = std::size_t{8} << 20;  // 8 MiB a node
+	std::atomic<std::size_t> empty_span_bytes_[kNumNodes]{};  // spare spans kept, per node
 
 	static std::uint32_t index_of(const Block *b, std::size_t off) noexcept
 	{
@@ -145,7 +146,9 @@ private:
 		auto &c = tc.requested[node];
 		c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 	}
-	__attribute__((noinline)) Result<void *> alloc_small_slow(unsigned cls, int node, struct ThreadCache &tc) noexcept;
+	__attribute__((noinline)) Status refill(unsigned cls, int node, struct ThreadCache &tc) noexcept;
+	void return_bump(ClassState &cs, struct ThreadCache::Bin &bin) noexcept;
+	void note_freed(ClassState &cs, Block *b) noexcept;
 	__attribute__((noinline)) Result<void *> alloc_large(std::size_t size, int node) noexcept;
 	__attribute__((noinline)) Status free_large(Block *b, void *p, std::size_t size) noexcept;
 	void flush_bin(unsigned cls, int node, struct ThreadCache &tc, std::uint32_t keep) noexcept;
@@ -196,21 +199,29 @@ Result<void *> Heap::alloc(std::size_t size, int node) noexcept
 	if (__builtin_expect(!tc, 0))
 		return Error{ENOMEM};
 	ThreadCache::Bin &bin = tc->bins[node][cls];
-	void *obj = bin.head;
-	if (__builtin_expect(obj != nullptr, 1)) {
-		bin.head = free_next(obj);
-		bin.count--;
-	} else {
-		auto r = alloc_small_slow(cls, node, *tc);
-		if (!r)
-			return r;
-		obj = r.value();
+	void *obj;
+	Block *b;
+	for (;;) {
+		obj = bin.head;
+		if (__builtin_expect(obj != nullptr, 1)) {  // recycled: zero what is asked for
+			bin.head = free_next(obj);
+			bin.count--;
+			b = free_block(obj);
+			zero_small(obj, size);
+			break;
+		}
+		if (__builtin_expect(bin.bump != bin.bump_end, 1)) {  // fresh: zero already
+			obj = bin.bump;
+			bin.bump += bin.bump_size;
+			b = bin.bump_block;
+			break;
+		}
+		if (Status st = refill(cls, node, *tc); !st)
+			return Error{st.error()};
 	}
-	Block *b = free_block(obj);
 	const std::uint32_t idx = index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base));
-	// Recycled objects hold old data. Only the requested bytes can be seen;
-	// an in-place resize zeroes what it adds.
-	zero_small(obj, size);
+	// Only the requested bytes can be seen; an in-place resize zeroes what
+	// it adds.
 	b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
 	count(*tc, node, static_cast<std::int64_t>(size));
 	return obj;

@@ -6,9 +6,10 @@
 
 #include <mutex>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "heap.hpp"
-#include "runtime.hpp"
 
 namespace emucxl {
 
@@ -18,6 +19,12 @@ namespace {
 
 std::mutex g_mu;                 // the registry, and generation/stat changes
 ThreadCache *g_caches = nullptr;  // every live thread's cache
+
+// Live heaps by generation, so an exiting thread finds the heap its cache
+// belongs to (if it still exists) and a heap cannot go away meanwhile.
+// Lock order: g_heaps_mu, then a heap's class locks, then g_mu.
+std::mutex g_heaps_mu;
+std::vector<std::pair<std::uint64_t, Heap *>> g_heaps;
 pthread_key_t g_exit_key;         // runs on_thread_exit for each cache
 std::once_flag g_key_once;
 
@@ -25,8 +32,12 @@ std::once_flag g_key_once;
 void on_thread_exit(void *p)
 {
 	auto *tc = static_cast<ThreadCache *>(p);
-	if (Heap *h = runtime_heap(); h && h->generation() == tc->generation)
-		h->retire_thread_cache(*tc);
+	{
+		std::lock_guard hl(g_heaps_mu);
+		for (auto &[generation, heap] : g_heaps)
+			if (generation == tc->generation)
+				heap->retire_thread_cache(*tc);
+	}
 	{
 		std::lock_guard lk(g_mu);
 		if (tc->prev)
@@ -70,6 +81,23 @@ ThreadCache *thread_cache_slow(std::uint64_t generation) noexcept
 		r.store(0, std::memory_order_relaxed);
 	tc->generation = generation;
 	return tc;
+}
+
+bool register_heap(std::uint64_t generation, Heap *heap) noexcept
+{
+	std::lock_guard hl(g_heaps_mu);
+	try {
+		g_heaps.emplace_back(generation, heap);
+	} catch (...) {
+		return false;
+	}
+	return true;
+}
+
+void unregister_heap(std::uint64_t generation) noexcept
+{
+	std::lock_guard hl(g_heaps_mu);
+	std::erase_if(g_heaps, [generation](const auto &e) { return e.first == generation; });
 }
 
 std::int64_t thread_requested(std::uint64_t generation, int node) noexcept

@@ -19,9 +19,16 @@ namespace emucxl {
 // first call; registered so stats() can sum them; flushed and freed at
 // thread exit (thread_cache.cpp).
 struct ThreadCache {
+	// Free objects come from `head` (recycled: must be zeroed) or, when it
+	// is empty, from [bump, bump_end): never-used objects of one span, still
+	// zero from the driver, reserved by this thread (`bump_block`).
 	struct Bin {
-		void *head = nullptr;
-		std::uint32_t count = 0;
+		void *head = nullptr;          // list of free objects
+		std::uint32_t count = 0;       // objects on the list
+		std::uint32_t bump_size = 0;   // object size of the bump range
+		char *bump = nullptr;          // next fresh object
+		char *bump_end = nullptr;      // end of the reserved fresh objects
+		struct Block *bump_block = nullptr;
 	};
 	std::uint64_t generation = 0;  // Heap::generation() the contents belong to
 	// Bytes this thread allocated minus freed, per node. Written only by the
@@ -47,6 +54,13 @@ inline ThreadCache *thread_cache(std::uint64_t generation) noexcept
 		return tc;
 	return thread_cache_slow(generation);
 }
+
+class Heap;
+
+// Heaps announce themselves so that exiting threads can give their cached
+// objects back (to the right heap, and never to one being destroyed).
+bool register_heap(std::uint64_t generation, Heap *heap) noexcept;
+void unregister_heap(std::uint64_t generation) noexcept;
 
 // Sum of the live threads' statistics for a heap generation and node.
 std::int64_t thread_requested(std::uint64_t generation, int node) noexcept;
