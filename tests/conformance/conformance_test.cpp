@@ -22,6 +22,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "emucxl/emucxl.h"
@@ -233,6 +234,15 @@ TEST_F(Api, TwoNodeMachineHasACpuLessRemoteNode)
 TEST_P(PerNode, AllocIsZeroFilledAndPlacedOnTheNode)
 {
 	const int node = GetParam();
+	if (numa_max_node() == 0) {
+		// Honest about a one-node host: both tiers must be on node 0.
+		EXPECT_EQ(physical(node), 0);
+		static bool said = false;
+		if (!std::exchange(said, true))
+			std::printf("note: this machine has one NUMA node, so local and remote pages are "
+				    "both asserted on node 0; the two-node assertions run in the vm/ "
+				    "guest (EMUCXL_EXPECT_NUMA_NODES=2)\n");
+	}
 	for (std::size_t size : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17},
 				 std::size_t{100}, std::size_t{4096}, std::size_t{4097},
 				 std::size_t{32768}, std::size_t{32769}, kMiB, 3 * kMiB + 5}) {
