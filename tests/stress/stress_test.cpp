@@ -11,6 +11,10 @@
 //               driver's usage must not grow after warm-up.
 //   Processes:  two processes using one device see one consistent picture
 //               of its usage (kmod/cuse; mbind has no shared device).
+//   Capacity:   filling the remote node ends in ENOMEM, not in another node
+//               or an OOM kill, and another process's local memory and
+//               allocations are unaffected (needs a separate remote node:
+//               the vm/ guest, tests/vm/capacity.sh).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -273,6 +277,83 @@ TEST(Processes, TwoProcessesSeeOneConsistentDevice)
 	emucxl_node_usage after{};
 	ASSERT_EQ(emucxl_get_usage(1, &after), 0);
 	EXPECT_EQ(after.allocated, before.allocated) << "the children's memory was not given back";
+	emucxl_exit();
+}
+
+TEST(Capacity, FillingTheRemoteNodeIsENOMEMAndHarmless)
+{
+	ASSERT_EQ(emucxl_init(), 0);
+	emucxl_info info{};
+	ASSERT_EQ(emucxl_get_info(&info), 0);
+	emucxl_exit();
+	if (!info.remote_is_separate)
+		GTEST_SKIP() << "remote shares the only NUMA node here: filling it would fill the "
+				"machine; this runs in the vm/ guest (tests/vm/capacity.sh)";
+
+	// A bystander: holds local memory, and must still allocate after the
+	// remote node is full.
+	int ready[2], go[2], verdict[2];
+	ASSERT_EQ(pipe(ready), 0);
+	ASSERT_EQ(pipe(go), 0);
+	ASSERT_EQ(pipe(verdict), 0);
+	const pid_t kid = fork();
+	ASSERT_GE(kid, 0);
+	if (kid == 0) {
+		char c = 0;
+		auto *held = static_cast<unsigned char *>(emucxl_init() == 0 ? emucxl_alloc(16 << 20, 0) : nullptr);
+		if (held)
+			std::memset(held, 0x5a, 16 << 20);
+		c = held ? 1 : 0;
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		void *more = emucxl_alloc(1 << 20, 0);
+		c = held && more && held[(16 << 20) - 1] == 0x5a ? 1 : 0;
+		if (write(verdict[1], &c, 1) != 1)
+			_exit(2);
+		emucxl_exit();
+		_exit(0);
+	}
+	char c = 0;
+	ASSERT_EQ(read(ready[0], &c, 1), 1);
+	ASSERT_EQ(c, 1) << "the bystander could not allocate";
+
+	ASSERT_EQ(emucxl_init(), 0);
+	std::vector<std::pair<void *, std::size_t>> held;
+	std::uint64_t total = 0;
+	int last_errno = 0;
+	for (std::size_t chunk : {std::size_t{32} << 20, std::size_t{1} << 20}) {
+		for (int i = 0; i < 4096; i++) {  // bounded: 128 GiB of 32 MiB chunks
+			errno = 0;
+			void *p = emucxl_alloc(chunk, 1);
+			if (!p) {
+				last_errno = errno;
+				break;
+			}
+			held.emplace_back(p, chunk);
+			total += chunk;
+		}
+		ASSERT_EQ(last_errno, ENOMEM) << "the remote node never ran out, or failed otherwise";
+	}
+	EXPECT_GE(total, info.node[1].capacity / 2) << "gave up long before the capacity";
+	EXPECT_LE(total, info.node[1].capacity) << "more than the capacity was placed";
+	void *local = emucxl_alloc(1 << 20, 0);
+	EXPECT_NE(local, nullptr) << "the local node suffered from the full remote node";
+
+	c = 1;
+	ASSERT_EQ(write(go[1], &c, 1), 1);
+	ASSERT_EQ(read(verdict[0], &c, 1), 1);
+	EXPECT_EQ(c, 1) << "the bystander lost memory or could not allocate locally";
+	int st = 0;
+	ASSERT_EQ(waitpid(kid, &st, 0), kid);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "the bystander died (status " << st << ")";
+
+	for (auto [p, n] : held)
+		emucxl_free(p, n);
+	emucxl_free(local, 1 << 20);
+	std::printf("capacity: %s filled remote node %d with %llu MiB (capacity %llu MiB), then ENOMEM\n",
+		    emucxl_driver_name(), info.node[1].physical_node,
+		    static_cast<unsigned long long>(total >> 20),
+		    static_cast<unsigned long long>(info.node[1].capacity >> 20));
 	emucxl_exit();
 }
 
