@@ -180,7 +180,8 @@ Result<DriverPtr> make_mbind_driver(const Config &config) noexcept
 
 	rlim_t limit = 0;
 	const bool pinned = can_pin(&limit);
-	if (!pinned)
+	static std::atomic<bool> warned{false};  // once per process, not per init
+	if (!pinned && !warned.exchange(true))
 		LOG_WARN("mbind: RLIMIT_MEMLOCK is %llu KiB and there is no CAP_IPC_LOCK, so memory "
 			 "is not pinned and may be swapped (ulimit -l unlimited pins it)",
 			 static_cast<unsigned long long>(limit) / 1024);

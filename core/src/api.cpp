@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include "emucxl/emucxl.h"
 #include "heap.hpp"
@@ -113,7 +114,8 @@ int emucxl_init(void)
 		return fail(heap.error(), -1);
 
 	const Topology &t = heap.value()->topology();
-	if (!t.remote_is_separate)
+	static bool warned = false;  // once per process (under g_rt.mu), not per init
+	if (!t.remote_is_separate && !std::exchange(warned, true))
 		LOG_WARN("remote memory shares physical node %d with local memory: this machine "
 			 "has no separate node for it, so nothing measured here is remote",
 			 t.node[0].physical_node);

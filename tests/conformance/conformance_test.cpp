@@ -211,6 +211,24 @@ TEST_F(Api, InfoDescribesTheDriverAndTheMachine)
 	}
 }
 
+TEST_F(Api, PinningFollowsThePrivilegeToLock)
+{
+	const char *expect = std::getenv("EMUCXL_EXPECT_UNPINNED");
+	if (!expect || std::string(emucxl_driver_name()) != "mbind")
+		GTEST_SKIP() << "EMUCXL_EXPECT_UNPINNED is set by the ctest entry "
+				"conformance.mbind_unpinned, which drops CAP_IPC_LOCK and lowers "
+				"RLIMIT_MEMLOCK; kmod and cuse pin in the server";
+	EXPECT_FALSE(info_.pinned) << "without CAP_IPC_LOCK and with a small RLIMIT_MEMLOCK, "
+				      "the mbind driver must run unpinned and say so";
+	// Unpinned memory is still placed and present.
+	const std::size_t size = 8 * kMiB;
+	auto *p = static_cast<char *>(emucxl_alloc(size, 1));
+	ASSERT_NE(p, nullptr);
+	const auto where = page_nodes(p, size);
+	EXPECT_TRUE(all_on(where, physical(1))) << describe(where);
+	emucxl_free(p, size);
+}
+
 TEST_F(Api, TwoNodeMachineHasACpuLessRemoteNode)
 {
 	if (expected_numa_nodes() < 2)
