@@ -170,7 +170,18 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 		b->empty_cached = false;
 		empty_span_bytes_[node].fetch_sub(b->bytes, std::memory_order_relaxed);
 	}
-	if (b->free_list) {
+	if (b->free_count == b->carved && b->carved > 0) {
+		// Entirely free (a spare, typically): take the whole span as a
+		// bump range again instead of walking its free list 32 at a time.
+		b->free_list = nullptr;
+		b->free_count = 0;
+		b->carved = b->capacity;
+		bin.bump = b->base;
+		bin.bump_end = b->base + std::size_t{b->capacity} * b->obj_size;
+		bin.bump_size = b->obj_size;
+		bin.bump_block = b;
+		bin.bump_dirty = true;
+	} else if (b->free_list) {
 		while (bin.count < want && b->free_list) {
 			void *obj = b->free_list;
 			b->free_list = free_next(obj);
@@ -188,6 +199,7 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 		bin.bump_end = bin.bump + std::size_t{n} * b->obj_size;
 		bin.bump_size = b->obj_size;
 		bin.bump_block = b;
+		bin.bump_dirty = false;
 		b->carved += n;
 	}
 	if (!b->free_list && b->carved == b->capacity)

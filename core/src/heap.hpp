@@ -210,10 +210,12 @@ Result<void *> Heap::alloc(std::size_t size, int node) noexcept
 			zero_small(obj, size);
 			break;
 		}
-		if (__builtin_expect(bin.bump != bin.bump_end, 1)) {  // fresh: zero already
+		if (__builtin_expect(bin.bump != bin.bump_end, 1)) {
 			obj = bin.bump;
 			bin.bump += bin.bump_size;
 			b = bin.bump_block;
+			if (bin.bump_dirty)
+				zero_small(obj, size);
 			break;
 		}
 		if (Status st = refill(cls, node, *tc); !st)

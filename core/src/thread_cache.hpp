@@ -20,12 +20,14 @@ namespace emucxl {
 // thread exit (thread_cache.cpp).
 struct ThreadCache {
 	// Free objects come from `head` (recycled: must be zeroed) or, when it
-	// is empty, from [bump, bump_end): never-used objects of one span, still
-	// zero from the driver, reserved by this thread (`bump_block`).
+	// is empty, from [bump, bump_end): consecutive objects of one span
+	// reserved by this thread (`bump_block`), never used (still zero from the
+	// driver) or, for a span that was entirely free, recycled (`bump_dirty`).
 	struct Bin {
 		void *head = nullptr;          // list of free objects
 		std::uint32_t count = 0;       // objects on the list
 		std::uint32_t bump_size = 0;   // object size of the bump range
+		bool bump_dirty = false;       // the range was used before: zero on alloc
 		char *bump = nullptr;          // next fresh object
 		char *bump_end = nullptr;      // end of the reserved fresh objects
 		struct Block *bump_block = nullptr;
