@@ -3,10 +3,11 @@
 // to the physical node, then mlock (which faults every page in under that
 // policy). No root, no device; the process owns the memory.
 //
-// Placement is strict: MPOL_BIND never falls back to another node. Running a
-// node dry under MPOL_BIND would wake the OOM killer instead of failing, so
-// map() first checks the node's free memory, keeping a headroom, and answers
-// ENOMEM when the extent would not fit.
+// Placement is strict: memory is on the node or map() fails with ENOMEM.
+// Running a node dry under MPOL_BIND would wake the OOM killer instead of
+// failing, so map() first checks the node's free memory, keeping a headroom,
+// and then faults the pages in under MPOL_PREFERRED, verifies them with
+// move_pages and binds them (see place()).
 #include <linux/capability.h>
 #include <numa.h>
 #include <numaif.h>
@@ -120,20 +121,28 @@ public:
 
 private:
 	// Bind [p, p+length) to `phys` and fault it in there, locked if we can.
+	// Put [p, p+length) on `phys`, present, and locked if we can.
+	//
+	// The pages are faulted in under MPOL_PREFERRED, checked with
+	// move_pages, and only then bound (MPOL_BIND). Faulting them in under
+	// MPOL_BIND directly would be simpler, but when the node runs out
+	// during the fault (the free-memory check above races with everyone
+	// else on the node) the kernel answers MPOL_BIND with the OOM killer,
+	// not with an error. PREFERRED lets such a page land elsewhere instead;
+	// the check sees it and the map fails with ENOMEM: strict placement,
+	// and nobody killed.
 	Status place(void *p, std::size_t length, int phys) noexcept
 	{
-		if (numa_) {
-			unsigned long mask[16] = {};  // up to 1024 nodes
-			mask[phys / 64] = 1UL << (phys % 64);
-			if (mbind(p, length, MPOL_BIND, mask, sizeof(mask) * 8, MPOL_MF_STRICT) != 0) {
-				const int err = errno;
-				LOG_WARN("mbind: binding to node %d failed: %s", phys, std::strerror(err));
-				return Error{err};
-			}
+		unsigned long mask[16] = {};  // up to 1024 nodes
+		mask[phys / 64] = 1UL << (phys % 64);
+		if (numa_ && mbind(p, length, MPOL_PREFERRED, mask, sizeof(mask) * 8, 0) != 0) {
+			const int err = errno;
+			LOG_WARN("mbind: preferring node %d failed: %s", phys, std::strerror(err));
+			return Error{err};
 		}
-		// Fault every page in under the policy first, then lock them. mlock
-		// alone would populate too, but sanitizer runtimes turn it into a
-		// no-op, and placement must not depend on how we were built.
+		// Fault every page in first, then lock them. mlock alone would
+		// populate too, but sanitizer runtimes turn it into a no-op, and
+		// placement must not depend on how we were built.
 		if (madvise(p, length, MADV_POPULATE_WRITE) != 0) {
 			if (errno != EINVAL) {  // EINVAL: kernel older than 5.14
 				const int err = errno;
@@ -144,11 +153,46 @@ private:
 			for (std::size_t off = 0; off < length; off += 4096)
 				static_cast<volatile char *>(p)[off] = 0;
 		}
+		if (numa_) {
+			if (Status st = all_on_node(p, length, phys); !st)
+				return st;
+			// From now on strict: a page that is ever faulted in again
+			// (unpinned mode) comes from `phys` or not at all.
+			if (mbind(p, length, MPOL_BIND, mask, sizeof(mask) * 8, MPOL_MF_STRICT) != 0) {
+				const int err = errno;
+				LOG_WARN("mbind: binding to node %d failed: %s", phys, std::strerror(err));
+				return Error{err == EIO ? ENOMEM : err};
+			}
+		}
 		if (topology_.pinned && mlock(p, length) != 0) {
 			const int err = errno;
 			LOG_INFO("mbind: mlock of %zu bytes on node %d failed: %s", length, phys,
 				 std::strerror(err));
 			return Error{ENOMEM};
+		}
+		return {};
+	}
+
+	// ENOMEM unless every page of [p, p+length) is on `phys`.
+	static Status all_on_node(void *p, std::size_t length, int phys) noexcept
+	{
+		constexpr std::size_t kBatch = 512;
+		void *pages[kBatch];
+		int status[kBatch];
+		const std::size_t n_pages = length / 4096;
+		for (std::size_t i = 0; i < n_pages; i += kBatch) {
+			const std::size_t n = std::min(kBatch, n_pages - i);
+			for (std::size_t j = 0; j < n; j++)
+				pages[j] = static_cast<char *>(p) + (i + j) * 4096;
+			if (move_pages(0, n, pages, nullptr, status, 0) != 0)
+				return Error{errno};
+			for (std::size_t j = 0; j < n; j++) {
+				if (status[j] != phys) {
+					LOG_INFO("mbind: node %d is full (a page landed on %d): ENOMEM",
+						 phys, status[j]);
+					return Error{ENOMEM};
+				}
+			}
 		}
 		return {};
 	}

@@ -168,12 +168,16 @@ Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t b
 	MemfdRegion region(p, bytes);
 	(void)::madvise(p, bytes, MADV_DONTDUMP);  // clients' memory stays out of our cores
 
-	// Bind before the first page exists: shmem records the policy with the
-	// file (a shared policy), so the daemon's faults below and the client's
-	// later ones all allocate on `nid`, or fail.
+	// Set the policy before the first page exists: shmem records it with
+	// the file (a shared policy). PREFERRED while populating, not BIND: a
+	// shmem fault under MPOL_BIND on a node that runs out (the free-memory
+	// check races with everyone else on the node) wakes the OOM killer,
+	// which then kills this daemon. Under PREFERRED such a page lands on
+	// another node, the move_pages check below sees it, and the ALLOC is
+	// ENOMEM. Once every page is verified, BIND makes it strict for good.
 	unsigned long mask[kMaskNodes / 64] = {};
 	mask[nid / 64] = 1UL << (nid % 64);
-	if (::mbind(p, bytes, MPOL_BIND, mask, kMaskNodes, MPOL_MF_STRICT) != 0) {
+	if (::mbind(p, bytes, MPOL_PREFERRED, mask, kMaskNodes, 0) != 0) {
 		CLOG_WARN("ALLOC: mbind to node %d: %s", nid, std::strerror(errno));
 		return Error{ENOMEM};
 	}
@@ -215,11 +219,15 @@ Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t b
 		}
 		for (std::size_t j = 0; j < n; j++) {
 			if (status[j] != nid) {
-				CLOG_WARN("ALLOC: page %zu is on node %d, not %d: refused", i + j,
-					  status[j], nid);
+				CLOG_INFO("ALLOC: page %zu is on node %d, not %d (node full): refused",
+					  i + j, status[j], nid);
 				return Error{ENOMEM};
 			}
 		}
+	}
+	if (::mbind(p, bytes, MPOL_BIND, mask, kMaskNodes, MPOL_MF_STRICT) != 0) {
+		CLOG_WARN("ALLOC: binding to node %d: %s", nid, std::strerror(errno));
+		return Error{ENOMEM};
 	}
 	return region;
 }
