@@ -666,7 +666,11 @@ TEST_F(KmodAbi, CapacityExhaustionIs_ENOMEM)
 	EXPECT_LE(s.node[1].allocated, s.node[1].capacity);
 	EXPECT_GE(s.node[1].peak, s.node[1].allocated);
 	EXPECT_GT(s.node[1].failures, failures);
-	EXPECT_LT(s.node[1].free, chunk) << "ENOMEM with free space left";
+	// `free` is min(capacity left, the node's MemFree). When the node itself
+	// ran out, MemFree still counts watermark reserves and pages that a
+	// __GFP_THISNODE allocation may not take (seen: 109 MiB of a 1007 MiB
+	// node on 6.12, a few MiB on 6.1), so allow an eighth of the node.
+	EXPECT_LT(s.node[1].free, chunk + info_.node[1].total / 8) << "ENOMEM with free space left";
 	std::printf("[          ] remote filled: %llu MiB of capacity %llu MiB (node total %llu MiB)\n",
 		    static_cast<unsigned long long>(total >> 20),
 		    static_cast<unsigned long long>(info_.node[1].capacity >> 20),
