@@ -113,22 +113,24 @@ void Heap::partial_remove(ClassState &cs, Block *b) noexcept
 	b->in_partial = false;
 }
 
-Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
+// Map `bytes` on `node` (after emptying the large-extent cache if the driver
+// is out of memory) and register a descriptor for them in the page map; with
+// `objects` > 0 the descriptor gets a requested-size slot per object. The
+// caller fills in the rest and links the block.
+Result<Block *> Heap::map_block(std::size_t bytes, int node, std::uint32_t objects) noexcept
 {
-	const std::size_t bytes = span_bytes(cls);
 	auto ext = driver_->map(bytes, node);
 	if (!ext && ext.error() == ENOMEM) {
-		large_cache_drain(node);
+		large_cache_drain(node);  // give the cached memory back, then try again
 		ext = driver_->map(bytes, node);
 	}
 	if (!ext)
 		return Error{ext.error()};
 
 	auto *b = new (std::nothrow) Block;
-	const std::uint32_t capacity = static_cast<std::uint32_t>(bytes / class_size(cls));
-	if (b)
-		b->requested.reset(new (std::nothrow) std::atomic<std::uint16_t>[capacity]());
-	if (!b || !b->requested ||
+	if (b && objects)
+		b->requested.reset(new (std::nothrow) std::atomic<std::uint16_t>[objects]());
+	if (!b || (objects && !b->requested) ||
 	    !pagemap_.set(reinterpret_cast<std::uintptr_t>(ext->addr), bytes, b)) {
 		delete b;
 		(void)driver_->unmap(ext.value());
@@ -138,6 +140,17 @@ Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
 	b->bytes = bytes;
 	b->extent = ext.value();
 	b->node = static_cast<std::uint8_t>(node);
+	return b;
+}
+
+Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
+{
+	const std::size_t bytes = span_bytes(cls);
+	const auto capacity = static_cast<std::uint32_t>(bytes / class_size(cls));
+	auto mb = map_block(bytes, node, capacity);
+	if (!mb)
+		return mb;
+	Block *b = mb.value();
 	b->small = true;
 	b->cls = static_cast<std::uint16_t>(cls);
 	b->obj_size = static_cast<std::uint32_t>(class_size(cls));
@@ -366,23 +379,10 @@ Result<void *> Heap::alloc_large(std::size_t size, int node) noexcept
 		requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
 		return static_cast<void *>(b->base);
 	}
-	auto ext = driver_->map(bytes, node);
-	if (!ext && ext.error() == ENOMEM) {
-		large_cache_drain(node);  // give the cached memory back, then try again
-		ext = driver_->map(bytes, node);
-	}
-	if (!ext)
-		return Error{ext.error()};
-	auto *b = new (std::nothrow) Block;
-	if (!b || !pagemap_.set(reinterpret_cast<std::uintptr_t>(ext->addr), bytes, b)) {
-		delete b;
-		(void)driver_->unmap(ext.value());
-		return Error{ENOMEM};
-	}
-	b->base = static_cast<char *>(ext->addr);
-	b->bytes = bytes;
-	b->extent = ext.value();
-	b->node = static_cast<std::uint8_t>(node);
+	auto mb = map_block(bytes, node, 0);
+	if (!mb)
+		return Error{mb.error()};
+	Block *b = mb.value();
 	b->large_requested.store(size, std::memory_order_release);
 	all_link(b);
 	requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);

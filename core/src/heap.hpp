@@ -152,6 +152,7 @@ private:
 	__attribute__((noinline)) Result<void *> alloc_large(std::size_t size, int node) noexcept;
 	__attribute__((noinline)) Status free_large(Block *b, void *p, std::size_t size) noexcept;
 	void flush_bin(unsigned cls, int node, struct ThreadCache &tc, std::uint32_t keep) noexcept;
+	Result<Block *> map_block(std::size_t bytes, int node, std::uint32_t objects) noexcept;
 	Result<Block *> new_span(unsigned cls, int node) noexcept;
 	void release_block(Block *b) noexcept;
 	void flush_all_bins(struct ThreadCache &tc) noexcept;
