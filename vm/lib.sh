@@ -42,6 +42,10 @@ vm_flavour_suites() {
 
 vm_flavour_dir() { echo "$VM_CACHE/$1"; }
 
+# QEMU 10.0 from bookworm-backports (vm/fetch-qemu): the timing plugin and
+# the CXL guest need it; everything else runs on the host's QEMU.
+VM_QEMU_DIR=$VM_CACHE/qemu
+
 # vm_system_sources: one line "URI SUITE SIGNED-BY|-" per enabled binary
 # ('deb') entry of the system's apt sources, deb822 and one-line style alike.
 vm_system_sources() {
