@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cxltiming: a QEMU TCG plugin that makes guest memory behave like the
+ * timing profile's two tiers (vm/README.md, "Timing").
+ *
+ * Every guest load and store (user and kernel alike) goes through a model of
+ * a last-level cache (per vCPU, set-associative, LRU, 64-byte lines). Only
+ * what misses it costs memory time, charged to the NUMA node its
+ * guest-physical address belongs to:
+ *   - a miss that does not continue a sequential stream pays the node's
+ *     idle latency (a dependent load cannot hide it);
+ *   - a miss on the line after that node's previous miss is a stream that
+ *     hardware prefetch overlaps: it pays the line's transfer time at the
+ *     node's bandwidth (64 B / GB/s);
+ *   - a dirty line evicted pays its write-back's transfer time at its node's
+ *     bandwidth.
+ * The charge is real time: the vCPU spins until it is paid, so every clock
+ * the guest has (TSC, HPET, ...) sees it. TCG itself already spends time on
+ * each access; vm/run measures that once per machine (a calibration boot
+ * with inject=0) and passes it here as lat_overhead/line_overhead, so the
+ * injected delay is what the profile asks for beyond what TCG costs anyway.
+ * Where TCG alone is slower than the profile's local latency, vm/run passes
+ * scale > 1: latencies are then stretched by the same factor on both tiers
+ * (ratios stay the profile's); bandwidths are absolute.
+ *
+ * Arguments (key=value): remote=START-END (hex guest-physical range of the
+ * remote node, repeatable), local_ns, remote_ns, local_gbs, remote_gbs,
+ * scale, lat_overhead (ns), line_overhead (ns), llc_kib (default 2048),
+ * ways (default 16), inject (1, or 0 to model without delaying).
+ * At exit it prints per-node miss counts to QEMU's log (stderr).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <qemu-plugin.h>
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+
+#define LINE_SHIFT 6
+#define LINE_BYTES (1u << LINE_SHIFT) /* 64 B */
+#define MAX_RANGES 4
+#define MAX_VCPUS 64
+#define SPIN_QUANTUM_NS 2000.0 /* pay debts in chunks: clock reads cost too */
+
+enum { LOCAL = 0, REMOTE = 1, NODES = 2 };
+
+struct range {
+	uint64_t start, end; /* [start, end) */
+};
+
+/* The profile, in ns per event, after scaling and overhead subtraction. */
+static struct {
+	struct range remote[MAX_RANGES];
+	int nremote;
+	double lat_ns[NODES];  /* idle latency */
+	double line_ns[NODES]; /* one line at the node's bandwidth */
+	double scale;
+	double lat_overhead, line_overhead;
+	unsigned sets, ways;
+	int inject;
+} cfg = { .scale = 1.0, .ways = 16, .inject = 1 };
+
+/* One vCPU's cache and debt; touched only by that vCPU's thread. */
+struct vcpu {
+	uint64_t *tag;     /* sets*ways: line number + 1, 0 = empty */
+	uint32_t *stamp;   /* LRU age of each way */
+	uint8_t *dirty;
+	uint8_t *node;     /* which node a cached line belongs to */
+	uint32_t clock;    /* LRU clock */
+	uint64_t last_miss[NODES];
+	double debt_ns;
+	uint64_t misses[NODES], streams[NODES], writebacks[NODES];
+	uint64_t accesses;
+};
+
+static struct vcpu vcpus[MAX_VCPUS];
+
+static int node_of(uint64_t pa)
+{
+	for (int i = 0; i < cfg.nremote; i++)
+		if (pa >= cfg.remote[i].start && pa < cfg.remote[i].end)
+			return REMOTE;
+	return LOCAL;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Busy-wait: sleeping is far coarser than the delays charged here. */
+static void pay(struct vcpu *v)
+{
+	double until = now_ns() + v->debt_ns;
+
+	v->debt_ns = 0;
+	while (now_ns() < until)
+		;
+}
+
+static void charge(struct vcpu *v, double ns)
+{
+	if (ns <= 0 || !cfg.inject)
+		return;
+	v->debt_ns += ns;
+	if (v->debt_ns >= SPIN_QUANTUM_NS)
+		pay(v);
+}
+
+/* Look a line up; on a miss, fill it (evicting LRU) and charge memory. */
+static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
+{
+	unsigned set = (unsigned)((line ^ (line >> 17)) & (cfg.sets - 1));
+	size_t base = (size_t)set * cfg.ways, victim = base;
+	uint32_t oldest = UINT32_MAX;
+
+	for (size_t w = base; w < base + cfg.ways; w++) {
+		if (v->tag[w] == line + 1) {
+			v->stamp[w] = ++v->clock;
+			v->dirty[w] |= store;
+			return;
+		}
+		if (v->stamp[w] < oldest) {
+			oldest = v->stamp[w];
+			victim = w;
+		}
+	}
+	if (v->tag[victim] && v->dirty[victim]) {
+		v->writebacks[v->node[victim]]++;
+		charge(v, cfg.line_ns[v->node[victim]]);
+	}
+	v->tag[victim] = line + 1;
+	v->stamp[victim] = ++v->clock;
+	v->dirty[victim] = store;
+	v->node[victim] = (uint8_t)node;
+
+	v->misses[node]++;
+	if (line == v->last_miss[node] + 1) {
+		v->streams[node]++;
+		charge(v, cfg.line_ns[node] - cfg.line_overhead);
+	} else {
+		charge(v, cfg.lat_ns[node] - cfg.lat_overhead);
+	}
+	v->last_miss[node] = line;
+}
+
+static void on_mem(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
+		   void *udata)
+{
+	struct qemu_plugin_hwaddr *hw = qemu_plugin_get_hwaddr(info, vaddr);
+	struct vcpu *v = &vcpus[cpu % MAX_VCPUS];
+	uint64_t pa, first, last;
+	bool store = qemu_plugin_mem_is_store(info);
+	int node;
+
+	(void)udata;
+	/* I/O regions (devices, a CXL window under TCG) are not RAM. */
+	if (!hw || qemu_plugin_hwaddr_is_io(hw))
+		return;
+	pa = qemu_plugin_hwaddr_phys_addr(hw);
+	node = node_of(pa);
+	v->accesses++;
+	first = pa >> LINE_SHIFT;
+	last = (pa + (1u << qemu_plugin_mem_size_shift(info)) - 1) >> LINE_SHIFT;
+	for (uint64_t l = first; l <= last; l++)
+		access_line(v, l, node, store);
+}
+
+static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+	size_t n = qemu_plugin_tb_n_insns(tb);
+
+	(void)id;
+	for (size_t i = 0; i < n; i++)
+		qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_mem,
+						 QEMU_PLUGIN_CB_NO_REGS,
+						 QEMU_PLUGIN_MEM_RW, NULL);
+}
+
+static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
+{
+	struct vcpu *v = &vcpus[cpu % MAX_VCPUS];
+	size_t n = (size_t)cfg.sets * cfg.ways;
+
+	(void)id;
+	v->tag = calloc(n, sizeof(*v->tag));
+	v->stamp = calloc(n, sizeof(*v->stamp));
+	v->dirty = calloc(n, 1);
+	v->node = calloc(n, 1);
+	if (!v->tag || !v->stamp || !v->dirty || !v->node) {
+		fprintf(stderr, "cxltiming: out of memory for vCPU %u's cache model\n", cpu);
+		abort();
+	}
+	v->last_miss[LOCAL] = v->last_miss[REMOTE] = UINT64_MAX - 1;
+}
+
+static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
+{
+	uint64_t m[NODES] = { 0 }, s[NODES] = { 0 }, wb[NODES] = { 0 }, acc = 0;
+	char buf[512];
+
+	(void)id;
+	(void)udata;
+	for (int c = 0; c < MAX_VCPUS; c++) {
+		for (int n = 0; n < NODES; n++) {
+			m[n] += vcpus[c].misses[n];
+			s[n] += vcpus[c].streams[n];
+			wb[n] += vcpus[c].writebacks[n];
+		}
+		acc += vcpus[c].accesses;
+	}
+	snprintf(buf, sizeof(buf),
+		 "cxltiming: %" PRIu64 " accesses; node0 misses %" PRIu64 " (%" PRIu64
+		 " streaming) write-backs %" PRIu64 "; node1 misses %" PRIu64 " (%" PRIu64
+		 " streaming) write-backs %" PRIu64 "\n",
+		 acc, m[0], s[0], wb[0], m[1], s[1], wb[1]);
+	qemu_plugin_outs(buf);
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+
+	*out = strtod(s, &end);
+	return end != s && *end == '\0' && *out >= 0;
+}
+
+static int parse_arg(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char key[32];
+	double d;
+	size_t klen;
+
+	if (!eq || (klen = (size_t)(eq - arg)) >= sizeof(key))
+		return -1;
+	memcpy(key, arg, klen);
+	key[klen] = '\0';
+	if (!strcmp(key, "remote")) {
+		struct range r;
+		char *end;
+
+		if (cfg.nremote == MAX_RANGES)
+			return -1;
+		r.start = strtoull(eq + 1, &end, 16);
+		if (*end != '-')
+			return -1;
+		r.end = strtoull(end + 1, &end, 16);
+		if (*end || r.end <= r.start)
+			return -1;
+		cfg.remote[cfg.nremote++] = r;
+		return 0;
+	}
+	if (!parse_double(eq + 1, &d))
+		return -1;
+	if (!strcmp(key, "local_ns"))
+		cfg.lat_ns[LOCAL] = d;
+	else if (!strcmp(key, "remote_ns"))
+		cfg.lat_ns[REMOTE] = d;
+	else if (!strcmp(key, "local_gbs") && d > 0)
+		cfg.line_ns[LOCAL] = LINE_BYTES / d;
+	else if (!strcmp(key, "remote_gbs") && d > 0)
+		cfg.line_ns[REMOTE] = LINE_BYTES / d;
+	else if (!strcmp(key, "scale") && d >= 1)
+		cfg.scale = d;
+	else if (!strcmp(key, "lat_overhead"))
+		cfg.lat_overhead = d;
+	else if (!strcmp(key, "line_overhead"))
+		cfg.line_overhead = d;
+	else if (!strcmp(key, "llc_kib") && d >= 64 && d <= 1 << 20)
+		cfg.sets = (unsigned)d; /* turned into sets below */
+	else if (!strcmp(key, "ways") && d >= 1 && d <= 64)
+		cfg.ways = (unsigned)d;
+	else if (!strcmp(key, "inject") && (d == 0 || d == 1))
+		cfg.inject = (int)d;
+	else
+		return -1;
+	return 0;
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+					   int argc, char **argv)
+{
+	unsigned kib, sets;
+
+	if (!info->system_emulation) {
+		fprintf(stderr, "cxltiming: needs system emulation (guest-physical addresses)\n");
+		return -1;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (parse_arg(argv[i])) {
+			fprintf(stderr, "cxltiming: bad argument '%s' (see vm/plugin/cxltiming.c)\n",
+				argv[i]);
+			return -1;
+		}
+	}
+	if (!cfg.nremote || !cfg.lat_ns[LOCAL] || !cfg.lat_ns[REMOTE] ||
+	    !cfg.line_ns[LOCAL] || !cfg.line_ns[REMOTE]) {
+		fprintf(stderr, "cxltiming: needs remote=, local_ns=, remote_ns=, local_gbs=, remote_gbs=\n");
+		return -1;
+	}
+	if (info->system.max_vcpus > MAX_VCPUS) {
+		fprintf(stderr, "cxltiming: at most %d vCPUs\n", MAX_VCPUS);
+		return -1;
+	}
+	kib = cfg.sets ? cfg.sets : 2048;
+	sets = kib * 1024 / LINE_BYTES / cfg.ways;
+	if (sets & (sets - 1)) {
+		fprintf(stderr, "cxltiming: llc_kib/ways must give a power-of-two set count\n");
+		return -1;
+	}
+	cfg.sets = sets;
+	for (int n = 0; n < NODES; n++)
+		cfg.lat_ns[n] *= cfg.scale;
+	qemu_plugin_register_vcpu_init_cb(id, on_vcpu_init);
+	qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
+	qemu_plugin_register_atexit_cb(id, on_plugin_exit, NULL);
+	return 0;
+}

@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2034  # sourced by vm/run: sets its variables
+# The timing model's side of vm/run: profiles (vm/profiles), the plugin's
+# arguments, ACPI HMAT, and the once-per-machine calibration of TCG's own
+# cost per access. See vm/README.md, "Timing".
+
+# vm_timing_profile NAME: print "L,R,LG,RG" of a profile ("" for off).
+vm_timing_profile() {
+  local line
+  line=$(awk -v n="$1" '!/^#/ && $1 == n { print $2 "," $3 "," $4 "," $5; exit }' "$VM_DIR/profiles")
+  if [[ -z $line ]]; then
+    vm_log "error: unknown timing profile '$1' (known: $(awk '!/^#/ && NF { printf "%s ", $1 }' "$VM_DIR/profiles"))"
+    return 1
+  fi
+  [[ $line == -,-,-,- ]] && line=""
+  echo "$line"
+}
+
+# vm_timing_check "L,R,LG,RG": positive numbers, latencies >= 1 ns.
+vm_timing_check() {
+  local num='^[0-9]+(\.[0-9]+)?$' v
+  IFS=, read -r -a v <<<"$1"
+  if ((${#v[@]} != 4)); then
+    vm_log "error: --cxl-timing wants LOCAL_NS,REMOTE_NS,LOCAL_GBS,REMOTE_GBS (e.g. 100,250,100,25), not '$1'"
+    return 1
+  fi
+  for x in "${v[@]}"; do
+    if ! [[ $x =~ $num ]] || awk -v x="$x" 'BEGIN { exit !(x <= 0) }'; then
+      vm_log "error: --cxl-timing: '$x' is not a positive number"
+      return 1
+    fi
+  done
+}
+
+# The guest-physical ranges of node 1 on q35: RAM is laid out node by node
+# from address 0; below 4 GiB it stops at 2 GiB (RAM >= 2.75 GiB) or 2.75
+# GiB, the rest continues at 4 GiB (hw/i386/pc_q35.c).
+vm_timing_remote_ranges() {  # LOCAL_MIB REMOTE_MIB -> "remote=S-E" words
+  local l=$(($1 << 20)) r=$(($2 << 20)) low four=$((1 << 32))
+  if (((l + r) >= 0xb0000000)); then low=0x80000000; else low=0xb0000000; fi
+  local s=$l e=$((l + r))
+  if ((e <= low)); then
+    printf 'remote=%x-%x\n' "$s" "$e"
+  elif ((s >= low)); then
+    printf 'remote=%x-%x\n' $((four + s - low)) $((four + e - low))
+  else
+    printf 'remote=%x-%x\nremote=%x-%x\n' "$s" "$low" "$four" $((four + e - low))
+  fi
+}
+
+# vm_timing_calibration: "LAT_NS LINE_NS", TCG's own cost of one dependent
+# load over 128 MiB and of one streamed line on node 0, with the plugin
+# modelling but injecting nothing. Measured once per QEMU, kernel, CPU count
+# and host CPU model, by a guest boot of vm/run itself, and cached.
+vm_timing_calibration() {
+  local key file out lat gbs
+  key=$(printf '%s|%s|%s|%s|%s' "$(<"$VM_QEMU_DIR/version")" "$flavour" "$cpus" \
+    "$(grep -m1 'model name' /proc/cpuinfo)" "$(sha1sum <"$VM_DIR/plugin/cxltiming.c")" |
+    sha1sum | cut -c1-16)
+  file=$VM_CACHE/timing-calibration/$key
+  if [[ ! -s $file ]]; then
+    local memlat=$EMUCXL_BUILD_DIR/apps/memlat/emucxl-memlat
+    [[ -x $memlat ]] || vm_die "the timing model's calibration needs $memlat (build the project first)"
+    vm_log "timing: calibrating TCG's own cost per access on this machine (once; cached in $file)"
+    out=$(EMUCXL_BACKEND=mbind EMUCXL_LOG=error "$VM_DIR/run" --kernel "$flavour" --cpus "$cpus" \
+      --no-kmod --no-cused --cxl-timing 100,100,100,100 --timing-calibrate -- \
+      "$memlat" --node 0 --mib 128 --loads 1000000 --reps 3 --json | grep '^{"working_set_mib"') ||
+      vm_die "timing calibration run failed"
+    lat=$(sed -n 's/.*"latency_ns": \([0-9.]*\).*/\1/p' <<<"$out")
+    gbs=$(sed -n 's/.*"read_gbs": \([0-9.]*\).*/\1/p' <<<"$out")
+    [[ -n $lat && -n $gbs ]] || vm_die "timing calibration: cannot read '$out'"
+    mkdir -p "$(dirname "$file")"
+    awk -v l="$lat" -v g="$gbs" 'BEGIN { printf "%.2f %.3f\n", l, 64 / g }' >"$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  cat "$file"
+}
+
+# vm_timing_setup: QEMU 10.0 with the plugin and HMAT for the profile in
+# $timing; sets qemu_bin, machine, node1_opts, timing_qemu, timing_env.
+vm_timing_setup() {
+  local l r lg rg plugin args cal lat_oh line_oh scale
+  IFS=, read -r l r lg rg <<<"$timing"
+  "$VM_DIR/fetch-qemu"
+  plugin=$("$VM_DIR/plugin/build")
+  qemu_bin=("$VM_QEMU_DIR/bin" -L "$VM_QEMU_DIR/datadir" -L /usr/share/seabios -L /usr/share/qemu)
+  if ((calibrate)); then
+    args="inject=0" scale=1 lat_oh=0 line_oh=0
+  else
+    read -r lat_oh line_oh < <(vm_timing_calibration)
+    # Where TCG alone takes longer than the local latency, stretch both
+    # tiers' latencies alike (10% headroom), so ratios stay the profile's.
+    scale=$(awk -v a="$lat_oh" -v l="$l" 'BEGIN { s = 1.1 * a / l; printf "%.3f", s < 1 ? 1 : s }')
+    args="inject=1"
+  fi
+  args+=",local_ns=$l,remote_ns=$r,local_gbs=$lg,remote_gbs=$rg,scale=$scale"
+  args+=",lat_overhead=$lat_oh,line_overhead=$line_oh"
+  args+=$(vm_timing_remote_ranges "$local_mib" "$remote_mib" | sed 's/^/,/' | tr -d '\n')
+  machine=q35,hmat=on
+  node1_opts=",initiator=0"
+  # ACPI HMAT: the profile's idle latency (ns) and bandwidth (bytes/s).
+  timing_qemu=(-plugin "$plugin,$args")
+  # QEMU writes "M" bandwidths into HMAT as the MB/s the kernel shows, and
+  # stores them as 16-bit multiples of one power-of-two base: round both to
+  # multiples of the smallest such base that fits.
+  local t n lat bw unit
+  unit=$(awk -v a="$lg" -v b="$rg" 'BEGIN { m = (a > b ? a : b) * 1000; u = 1
+                                           while (m / u >= 32767) u *= 2; print u }')
+  for t in 0 1; do
+    if ((t == 0)); then lat=$l bw=$lg; else lat=$r bw=$rg; fi
+    n=$(awk -v x="$lat" 'BEGIN { printf "%d", x + 0.5 }')
+    bw=$(awk -v x="$bw" -v u="$unit" 'BEGIN { v = int(x * 1000 / u + 0.5); if (v < 1) v = 1
+                                              printf "%dM", v * u }')
+    timing_qemu+=(-numa "hmat-lb,initiator=0,target=$t,hierarchy=memory,data-type=access-latency,latency=$n")
+    timing_qemu+=(-numa "hmat-lb,initiator=0,target=$t,hierarchy=memory,data-type=access-bandwidth,bandwidth=$bw")
+  done
+  timing_env="profile=$timing_name local_ns=$l remote_ns=$r local_gbs=$lg remote_gbs=$rg scale=$scale"
+  ((calibrate)) && timing_env+=" calibration=1"
+  vm_log "timing: $timing_name ($timing_env)"
+}
