@@ -15,10 +15,11 @@
  *   - a dirty line evicted pays its write-back's transfer time at its node's
  *     bandwidth.
  * The charge is real time: the vCPU spins until it is paid, so every clock
- * the guest has (TSC, HPET, ...) sees it. TCG itself already spends time on
- * each access; vm/run measures that once per machine (a calibration boot
- * with inject=0) and passes it here as lat_overhead/line_overhead, so the
- * injected delay is what the profile asks for beyond what TCG costs anyway.
+ * the guest has (TSC, HPET, ...) sees it. TCG itself already spends time
+ * between misses; that time counts towards the charge, up to a cap
+ * (lat_overhead/line_overhead: 1.5x what vm/run's once-per-machine
+ * calibration boot with inject=0 measured), so a dependent load costs the
+ * profile's latency however fast or loaded the host is at that moment.
  * Where TCG alone is slower than the profile's local latency, vm/run passes
  * scale > 1: latencies are then stretched by the same factor on both tiers
  * (ratios stay the profile's); bandwidths are absolute.
@@ -43,7 +44,6 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define LINE_BYTES (1u << LINE_SHIFT) /* 64 B */
 #define MAX_RANGES 4
 #define MAX_VCPUS 64
-#define SPIN_QUANTUM_NS 2000.0 /* pay debts in chunks: clock reads cost too */
 
 enum { LOCAL = 0, REMOTE = 1, NODES = 2 };
 
@@ -63,7 +63,7 @@ static struct {
 	int inject;
 } cfg = { .scale = 1.0, .ways = 16, .inject = 1 };
 
-/* One vCPU's cache and debt; touched only by that vCPU's thread. */
+/* One vCPU's cache and clock; touched only by that vCPU's thread. */
 struct vcpu {
 	uint64_t *tag;     /* sets*ways: line number + 1, 0 = empty */
 	uint32_t *stamp;   /* LRU age of each way */
@@ -71,7 +71,7 @@ struct vcpu {
 	uint8_t *node;     /* which node a cached line belongs to */
 	uint32_t clock;    /* LRU clock */
 	uint64_t last_miss[NODES];
-	double debt_ns;
+	double last_end;   /* CLOCK_MONOTONIC ns when the previous miss was paid */
 	uint64_t misses[NODES], streams[NODES], writebacks[NODES];
 	uint64_t accesses;
 };
@@ -94,23 +94,24 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* Busy-wait: sleeping is far coarser than the delays charged here. */
-static void pay(struct vcpu *v)
+/*
+ * Charge one miss: the time since the previous miss ended (TCG's own work,
+ * at most the calibrated overhead cap) counts towards it, the rest is spun
+ * away. Spinning, because sleeping is far coarser than these delays. A
+ * pointer chase therefore takes the target per load whatever the host's
+ * load is, as long as TCG alone stays under the cap.
+ */
+static void charge(struct vcpu *v, double target_ns, double own_cap_ns)
 {
-	double until = now_ns() + v->debt_ns;
+	double now = now_ns(), own = now - v->last_end, until;
 
-	v->debt_ns = 0;
-	while (now_ns() < until)
-		;
-}
-
-static void charge(struct vcpu *v, double ns)
-{
-	if (ns <= 0 || !cfg.inject)
-		return;
-	v->debt_ns += ns;
-	if (v->debt_ns >= SPIN_QUANTUM_NS)
-		pay(v);
+	if (own > own_cap_ns)
+		own = own_cap_ns;
+	until = now + target_ns - own;
+	if (cfg.inject)
+		while (now < until)
+			now = now_ns();
+	v->last_end = now;
 }
 
 /* Look a line up; on a miss, fill it (evicting LRU) and charge memory. */
@@ -131,9 +132,11 @@ static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 			victim = w;
 		}
 	}
+	double wb_ns = 0;
+
 	if (v->tag[victim] && v->dirty[victim]) {
 		v->writebacks[v->node[victim]]++;
-		charge(v, cfg.line_ns[v->node[victim]]);
+		wb_ns = cfg.line_ns[v->node[victim]];
 	}
 	v->tag[victim] = line + 1;
 	v->stamp[victim] = ++v->clock;
@@ -143,9 +146,9 @@ static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 	v->misses[node]++;
 	if (line == v->last_miss[node] + 1) {
 		v->streams[node]++;
-		charge(v, cfg.line_ns[node] - cfg.line_overhead);
+		charge(v, cfg.line_ns[node] + wb_ns, cfg.line_overhead);
 	} else {
-		charge(v, cfg.lat_ns[node] - cfg.lat_overhead);
+		charge(v, cfg.lat_ns[node] + wb_ns, cfg.lat_overhead);
 	}
 	v->last_miss[node] = line;
 }
