@@ -408,15 +408,23 @@ __attribute__((destructor)) void preload_fini() noexcept
 // ---- the malloc family ------------------------------------------------------------
 
 #define PRELOAD_API extern "C" __attribute__((visibility("default")))
+// The in-process test build (tests/CMakeLists.txt) compiles this file into a
+// test program under other names, so that sanitizers, whose own malloc the
+// program keeps, still see every path here.
+#ifdef EMUCXL_PRELOAD_TEST_NAMES
+#define FN(name) emucxl_test_##name
+#else
+#define FN(name) name
+#endif
 
-PRELOAD_API void *malloc(size_t size) noexcept
+PRELOAD_API void *FN(malloc)(size_t size) noexcept
 {
 	if (__builtin_expect(on_emucxl(), 1))
 		return place(size);
 	return foreign_alloc(size, 0, false);
 }
 
-PRELOAD_API void *calloc(size_t n, size_t size) noexcept
+PRELOAD_API void *FN(calloc)(size_t n, size_t size) noexcept
 {
 	size_t bytes;
 	if (__builtin_mul_overflow(n, size, &bytes)) {
@@ -428,7 +436,7 @@ PRELOAD_API void *calloc(size_t n, size_t size) noexcept
 	return foreign_alloc(bytes, 0, true);
 }
 
-PRELOAD_API void free(void *p) noexcept
+PRELOAD_API void FN(free)(void *p) noexcept
 {
 	if (!p || bootstrap::owns(p))
 		return;
@@ -454,16 +462,16 @@ PRELOAD_API void free(void *p) noexcept
 	errno = saved;
 }
 
-PRELOAD_API void *realloc(void *p, size_t size) noexcept
+PRELOAD_API void *FN(realloc)(void *p, size_t size) noexcept
 {
 	if (!p)
-		return malloc(size);
+		return FN(malloc)(size);
 	if (size == 0) {  // glibc: free and return NULL
-		free(p);
+		FN(free)(p);
 		return nullptr;
 	}
 	if (bootstrap::owns(p)) {
-		void *q = malloc(size);
+		void *q = FN(malloc)(size);
 		if (q)
 			std::memcpy(q, p, std::min(size, bootstrap::size_of(p)));
 		return q;
@@ -566,14 +574,14 @@ PRELOAD_API void *realloc(void *p, size_t size) noexcept
 	return q;
 }
 
-PRELOAD_API void *reallocarray(void *p, size_t n, size_t size) noexcept
+PRELOAD_API void *FN(reallocarray)(void *p, size_t n, size_t size) noexcept
 {
 	size_t bytes;
 	if (__builtin_mul_overflow(n, size, &bytes)) {
 		errno = ENOMEM;
 		return nullptr;
 	}
-	return realloc(p, bytes);
+	return FN(realloc)(p, bytes);
 }
 
 namespace {
@@ -592,7 +600,7 @@ void *aligned(size_t align, size_t size) noexcept
 
 }  // namespace
 
-PRELOAD_API int posix_memalign(void **out, size_t align, size_t size) noexcept
+PRELOAD_API int FN(posix_memalign)(void **out, size_t align, size_t size) noexcept
 {
 	if (!power_of_two(align) || align % sizeof(void *) != 0)
 		return EINVAL;
@@ -605,7 +613,7 @@ PRELOAD_API int posix_memalign(void **out, size_t align, size_t size) noexcept
 	return 0;
 }
 
-PRELOAD_API void *aligned_alloc(size_t align, size_t size) noexcept
+PRELOAD_API void *FN(aligned_alloc)(size_t align, size_t size) noexcept
 {
 	if (!power_of_two(align)) {
 		errno = EINVAL;
@@ -614,7 +622,7 @@ PRELOAD_API void *aligned_alloc(size_t align, size_t size) noexcept
 	return aligned(align, size);
 }
 
-PRELOAD_API void *memalign(size_t align, size_t size) noexcept
+PRELOAD_API void *FN(memalign)(size_t align, size_t size) noexcept
 {
 	if (align > (SIZE_MAX >> 1) + 1) {
 		errno = EINVAL;
@@ -626,12 +634,12 @@ PRELOAD_API void *memalign(size_t align, size_t size) noexcept
 	return aligned(a, size);
 }
 
-PRELOAD_API void *valloc(size_t size) noexcept
+PRELOAD_API void *FN(valloc)(size_t size) noexcept
 {
 	return aligned(static_cast<size_t>(sysconf(_SC_PAGESIZE)), size);
 }
 
-PRELOAD_API void *pvalloc(size_t size) noexcept
+PRELOAD_API void *FN(pvalloc)(size_t size) noexcept
 {
 	const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 	if (size > SIZE_MAX - page) {
@@ -641,7 +649,7 @@ PRELOAD_API void *pvalloc(size_t size) noexcept
 	return aligned(page, (size + page - 1) & ~(page - 1));
 }
 
-PRELOAD_API size_t malloc_usable_size(void *p) noexcept
+PRELOAD_API size_t FN(malloc_usable_size)(void *p) noexcept
 {
 	if (!p)
 		return 0;
