@@ -15,6 +15,7 @@ namespace {
 constexpr std::string_view usage =
 	"usage: emucxlctl info  [--json]\n"
 	"       emucxlctl stats [--json]\n"
+	"       emucxlctl run   [POLICY] [--report] -- COMMAND [ARGS...]\n"
 	"       emucxlctl --help\n"
 	"\n"
 	"  info   the selected driver, logical -> physical NUMA node mapping, whether\n"
@@ -23,6 +24,9 @@ constexpr std::string_view usage =
 	"  stats  per-node usage: allocated, peak, capacity, free. For kmod and cuse\n"
 	"         this is the device's, across all its clients; for mbind it is only\n"
 	"         this process's (zero), since mbind keeps no shared state\n"
+	"  run    run COMMAND unmodified with its heap on emucxl memory; POLICY is\n"
+	"         --node local|remote, --local-limit SIZE, --interleave L:R or\n"
+	"         --min-size SIZE (emucxlctl run --help)\n"
 	"  --json print one JSON object on stdout\n"
 	"\n"
 	"The driver is chosen by EMUCXL_BACKEND (auto, mbind, kmod, cuse), as for any\n"
@@ -35,6 +39,8 @@ int main(int argc, char **argv)
 	namespace apps = emucxl::apps;
 	std::string_view command;
 	bool json = false;
+	if (argc > 1 && std::string_view(argv[1]) == "run")
+		return emucxl::ctl::cmd_run(argc - 1, argv + 1);
 	for (int i = 1; i < argc; ++i) {
 		std::string_view a = argv[i];
 		if (a == "--help" || a == "-h" || a == "help") {

@@ -130,23 +130,22 @@ int query_node(void *p) noexcept
 }
 
 // The emucxl block an aligned pointer was carved from, or nullptr when p is
-// not such a pointer. p - 16 must lie in the same live allocation as p
-// (emucxl_read refuses a range that runs past its allocation), so a pointer
-// that starts its own block is never mistaken for one.
+// not such a pointer. p must lie in a live emucxl allocation. emucxl_read
+// anchored at p refuses a range that starts before p's allocation, so the
+// header is read only when p - 16 lies in the same block as p: a pointer
+// that starts its own block is never mistaken for one, and nothing but p's
+// own allocation is looked up (a neighbour may be freed by another thread).
 char *aligned_base(void *p) noexcept
 {
 	if (!g_aligned_used.load(std::memory_order_relaxed) ||
 	    (reinterpret_cast<std::uintptr_t>(p) & 31) != 0)
 		return nullptr;
-	char *hp = static_cast<char *>(p) - sizeof(AlignedHeader);
-	InEmucxl in;
-	if (emucxl_get_numa_node(hp) < 0)
-		return nullptr;
-	unsigned char raw[sizeof(AlignedHeader) + 1];
-	if (!emucxl_read(hp, 0, raw, sizeof(raw)))
-		return nullptr;
 	AlignedHeader h;
-	std::memcpy(&h, raw, sizeof(h));
+	{
+		InEmucxl in;
+		if (!emucxl_read(p, -static_cast<int>(sizeof(AlignedHeader)), &h, sizeof(h)))
+			return nullptr;
+	}
 	const auto a = reinterpret_cast<std::uintptr_t>(p);
 	if (h.tag != (kAlignedMagic ^ reinterpret_cast<std::uintptr_t>(h.base) ^ a) ||
 	    h.base >= static_cast<char *>(p))
