@@ -102,6 +102,14 @@ Result<DriverPtr> make_cuse_driver(const Config &config) noexcept
 		"cuse", EMUCXL_IMPL_CUSE, EMUCXL_CAP_MEMFD, "emucxl-cused",
 		"emucxl-cused --local-node", "emucxl-cused --remote-node"};
 	auto session = open_device_session(config, kReq);
+	if (!session && session.error() == ENODEV && !config.device_from_env) {
+		// No daemon on /dev/emucxl (its default name), or the module's
+		// device there: the daemon runs beside the module as
+		// /dev/emucxl-cuse (vm/run starts it so).
+		Config beside = config;
+		beside.device = EMUCXL_DEVICE_CUSE;
+		session = open_device_session(beside, kReq);
+	}
 	if (!session)
 		return Error{session.error()};
 	DriverPtr driver(new (std::nothrow) CuseDriver(std::move(session).value()));

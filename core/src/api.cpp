@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,30 @@ bool valid_node(int node, const char *fn) noexcept
 	return false;
 }
 
+// ENOMEM: say how full the node is, so that a node that is full, a request
+// over the capacity and memory held by others can be told apart.
+__attribute__((cold)) void log_no_room(Heap &h, const char *call, std::size_t size,
+				       int node, const char *tail = "") noexcept
+{
+	if (!log_enabled(LogLevel::warn))
+		return;
+	constexpr double kMiB = 1024.0 * 1024.0;
+	const int phys = h.topology().node[node].physical_node;
+	const double mine = static_cast<double>(h.stats(node)) / kMiB;
+	auto u = h.driver().usage(node);
+	if (!u) {
+		LOG_WARN("%s: %zu bytes do not fit on node %d (physical node %d, capacity %.1f "
+			 "MiB); this process holds %.1f MiB there%s", call, size, node, phys,
+			 static_cast<double>(h.topology().node[node].capacity) / kMiB, mine, tail);
+		return;
+	}
+	LOG_WARN("%s: %zu bytes do not fit on node %d (physical node %d): capacity %.1f MiB, "
+		 "%.1f MiB allocated by the %s driver, %.1f MiB free; this process holds %.1f "
+		 "MiB there%s", call, size, node, phys, static_cast<double>(u->capacity) / kMiB,
+		 static_cast<double>(u->allocated) / kMiB, h.driver().name().data(),
+		 static_cast<double>(u->free) / kMiB, mine, tail);
+}
+
 }  // namespace
 
 bool Heap::owns_page(const void *addr) const noexcept
@@ -149,10 +174,14 @@ void *emucxl_alloc(size_t size, int node)
 	auto r = h->alloc(size, node);
 	if (__builtin_expect(r.ok(), 1))
 		return r.value();
-	if (r.error() == EINVAL)
+	if (r.error() == EINVAL) {
 		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node,
 			 size == 0 ? "size 0" : "node is neither 0 (local) nor 1 (remote)");
-	else
+	} else if (r.error() == ENOMEM) {
+		char call[64];
+		std::snprintf(call, sizeof(call), "emucxl_alloc(%zu, %d)", size, node);
+		log_no_room(*h, call, size, node);
+	} else
 		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node, std::strerror(r.error()));
 	return fail(r.error(), static_cast<void *>(nullptr));
 }
@@ -165,8 +194,21 @@ void emucxl_free(void *address, size_t size)
 	Status st = h->free(address, size);
 	if (__builtin_expect(st.ok(), 1))
 		return;
-	LOG_WARN("emucxl_free(%p, %zu): not the start of a live allocation of that size; "
-		 "nothing freed", address, size);
+	if (Allocation a; st.error() == EINVAL && h->find(address, &a)) {
+		if (a.start == address)
+			LOG_WARN("emucxl_free(%p, %zu): that allocation is %zu bytes, not %zu; "
+				 "nothing freed (pass its size, or 0)", address, size, a.size, size);
+		else
+			LOG_WARN("emucxl_free(%p, %zu): %p is inside the allocation %p+%zu, not "
+				 "its start; nothing freed", address, size, address,
+				 static_cast<void *>(a.start), a.size);
+	} else if (st.error() == EINVAL) {
+		LOG_WARN("emucxl_free(%p, %zu): not a live allocation (never allocated, or "
+			 "already freed); nothing freed", address, size);
+	} else {
+		LOG_WARN("emucxl_free(%p, %zu): %s; nothing freed", address, size,
+			 std::strerror(st.error()));
+	}
 	errno = st.error();
 }
 
@@ -178,6 +220,12 @@ void *emucxl_resize(void *address, size_t size)
 	auto r = h->resize(address, size);
 	if (r)
 		return r.value();
+	if (Allocation a; r.error() == ENOMEM && h->find(address, &a)) {
+		char call[64];
+		std::snprintf(call, sizeof(call), "emucxl_resize(%p, %zu)", address, size);
+		log_no_room(*h, call, size, a.node, "; the old block is untouched");
+		return fail(r.error(), static_cast<void *>(nullptr));
+	}
 	LOG_WARN("emucxl_resize(%p, %zu): %s; the old block is untouched", address, size,
 		 r.error() == EINVAL ? "not a live allocation, or size 0" : std::strerror(r.error()));
 	return fail(r.error(), static_cast<void *>(nullptr));
@@ -191,6 +239,12 @@ void *emucxl_migrate(void *address, int node)
 	auto r = h->migrate(address, node);
 	if (r)
 		return r.value();
+	if (Allocation a; r.error() == ENOMEM && h->find(address, &a)) {
+		char call[64];
+		std::snprintf(call, sizeof(call), "emucxl_migrate(%p, %d)", address, node);
+		log_no_room(*h, call, a.size, node, "; the old block is untouched");
+		return fail(r.error(), static_cast<void *>(nullptr));
+	}
 	LOG_WARN("emucxl_migrate(%p, %d): %s; the old block is untouched", address, node,
 		 r.error() == EINVAL ? "not a live allocation" : std::strerror(r.error()));
 	return fail(r.error(), static_cast<void *>(nullptr));

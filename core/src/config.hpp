@@ -10,9 +10,15 @@ namespace emucxl {
 
 enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
 
+// The device kmod and cuse open when EMUCXL_DEVICE is unset; cuse then also
+// tries the name vm/run (and the README) give the daemon beside the module.
+#define EMUCXL_DEVICE_DEFAULT "/dev/emucxl"
+#define EMUCXL_DEVICE_CUSE "/dev/emucxl-cuse"
+
 struct Config {
 	std::string backend = "auto";         // EMUCXL_BACKEND: auto|mbind|kmod|cuse
-	std::string device = "/dev/emucxl";   // EMUCXL_DEVICE
+	std::string device = EMUCXL_DEVICE_DEFAULT;  // EMUCXL_DEVICE
+	bool device_from_env = false;         // EMUCXL_DEVICE was set
 	int local_node = -1;                  // EMUCXL_LOCAL_NODE, -1: default
 	int remote_node = -1;                 // EMUCXL_REMOTE_NODE, -1: default
 	LogLevel log_level = LogLevel::warn;  // EMUCXL_LOG
