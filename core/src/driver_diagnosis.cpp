@@ -87,6 +87,13 @@ const char *cannot_load_modules() noexcept
 	return nullptr;
 }
 
+// vm/guest/init names the guest so: there, the next step is vm/run's.
+bool in_vm_guest() noexcept
+{
+	char name[64] = {};
+	return ::gethostname(name, sizeof(name) - 1) == 0 && std::strcmp(name, "emucxl-vm") == 0;
+}
+
 constexpr const char *kGuestHint =
 	"or run the program in the two-node guest, which loads the module and starts "
 	"the daemon: vm/run -- PROGRAM; EMUCXL_BACKEND=mbind needs neither";
@@ -133,6 +140,13 @@ void explain_kmod(const Config &config, int err) noexcept
 			  "exist%s", how, dev,
 			  config.device_from_env ? "; the module's device is /dev/emucxl"
 						 : " (was it removed? reload the module)");
+		return;
+	}
+	if (in_vm_guest()) {
+		LOG_ERROR("EMUCXL_BACKEND=kmod: no %s: the emucxl module is not loaded in this vm/ "
+			  "guest; vm/run loads it when it is built for the guest's kernel "
+			  "(backends/kmod/build-module --kernel 6.1|6.12) and --no-kmod is not given",
+			  dev);
 		return;
 	}
 	if (const char *why = cannot_load_modules()) {
@@ -191,6 +205,11 @@ void explain_cuse(const Config &config, int err) noexcept
 		LOG_ERROR("EMUCXL_BACKEND=cuse: " EMUCXL_DEVICE_DEFAULT " is the kernel module's device "
 			  "and no emucxl-cused serves " EMUCXL_DEVICE_CUSE ": use EMUCXL_BACKEND=kmod, or "
 			  "start the daemon (emucxl-cused --name emucxl-cuse)");
+		return;
+	}
+	if (in_vm_guest()) {
+		LOG_ERROR("EMUCXL_BACKEND=cuse: no emucxl-cused is running in this vm/ guest (%s); "
+			  "vm/run starts it when it is built and --no-cused is not given", tried);
 		return;
 	}
 	if (!exists("/dev/cuse")) {

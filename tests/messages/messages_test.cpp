@@ -86,7 +86,7 @@ bool is_char_device(const char *path)
 
 bool in_guest()
 {
-	return std::getenv("EMUCXL_VM_KERNEL") != nullptr;  // set by vm/guest/suite
+	return std::getenv("EMUCXL_MESSAGES_GUEST") != nullptr;  // set by tests/vm/messages.sh
 }
 
 // A session on the default driver for the allocation messages.

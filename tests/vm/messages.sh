@@ -11,5 +11,5 @@ bin=${EMUCXL_BUILD_DIR:?}/tests/emucxl_messages_test
 [[ -x $bin ]] || { echo "messages: $bin not built"; exit 1; }
 [[ -d /sys/module/emucxl ]] || { echo "emucxl.ko is not loaded in this guest (not built for $(uname -r)?)"; exit 77; }
 [[ -c /dev/emucxl-cuse ]] || { echo "emucxl-cused is not running in this guest"; exit 77; }
-env -u EMUCXL_DEVICE -u EMUCXL_LOCAL_NODE -u EMUCXL_REMOTE_NODE EMUCXL_BACKEND=auto \
+env -u EMUCXL_DEVICE -u EMUCXL_LOCAL_NODE -u EMUCXL_REMOTE_NODE EMUCXL_BACKEND=auto EMUCXL_MESSAGES_GUEST=1 \
 	"$bin" --gtest_color=no
