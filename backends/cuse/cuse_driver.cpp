@@ -102,7 +102,7 @@ Result<DriverPtr> make_cuse_driver(const Config &config) noexcept
 		"cuse", EMUCXL_IMPL_CUSE, EMUCXL_CAP_MEMFD, "emucxl-cused",
 		"emucxl-cused --local-node", "emucxl-cused --remote-node"};
 	auto session = open_device_session(config, kReq);
-	if (!session && session.error() == ENODEV && !config.device_from_env) {
+	if (!session && session.error() == ENODEV && config.device_is_default) {
 		// No daemon on /dev/emucxl (its default name), or the module's
 		// device there: the daemon runs beside the module as
 		// /dev/emucxl-cuse (vm/run starts it so).

@@ -63,10 +63,10 @@ Result<Config> config_from_env() noexcept
 		}
 		c.backend = b;
 	}
-	if (const char *d = std::getenv("EMUCXL_DEVICE"); d && *d) {
+	if (const char *d = std::getenv("EMUCXL_DEVICE"); d && *d)
 		c.device = d;
-		c.device_from_env = true;
-	}
+	else
+		c.device_is_default = true;
 
 	auto local = parse_node("EMUCXL_LOCAL_NODE");
 	if (!local)

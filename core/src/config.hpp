@@ -18,7 +18,9 @@ enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
 struct Config {
 	std::string backend = "auto";         // EMUCXL_BACKEND: auto|mbind|kmod|cuse
 	std::string device = EMUCXL_DEVICE_DEFAULT;  // EMUCXL_DEVICE
-	bool device_from_env = false;         // EMUCXL_DEVICE was set
+	bool device_is_default = false;       // config_from_env: EMUCXL_DEVICE unset, so cuse
+	                                      // also tries EMUCXL_DEVICE_CUSE (a Config built in
+	                                      // code names exactly the device it means)
 	int local_node = -1;                  // EMUCXL_LOCAL_NODE, -1: default
 	int remote_node = -1;                 // EMUCXL_REMOTE_NODE, -1: default
 	LogLevel log_level = LogLevel::warn;  // EMUCXL_LOG

@@ -101,7 +101,7 @@ constexpr const char *kGuestHint =
 void explain_kmod(const Config &config, int err) noexcept
 {
 	const char *dev = config.device.c_str();
-	const char *how = config.device_from_env ? "EMUCXL_DEVICE=" : "";
+	const char *how = !config.device_is_default ? "EMUCXL_DEVICE=" : "";
 	if (err == EACCES || err == EPERM) {
 		LOG_ERROR("EMUCXL_BACKEND=kmod: cannot open %s%s: %s; the udev rule "
 			  "backends/kmod/udev/99-emucxl.rules gives the group emucxl access, or run as "
@@ -138,7 +138,7 @@ void explain_kmod(const Config &config, int err) noexcept
 	if (exists("/sys/module/emucxl")) {
 		LOG_ERROR("EMUCXL_BACKEND=kmod: the emucxl module is loaded, but %s%s does not "
 			  "exist%s", how, dev,
-			  config.device_from_env ? "; the module's device is /dev/emucxl"
+			  !config.device_is_default ? "; the module's device is /dev/emucxl"
 						 : " (was it removed? reload the module)");
 		return;
 	}
@@ -163,7 +163,7 @@ void explain_kmod(const Config &config, int err) noexcept
 void explain_cuse(const Config &config, int err) noexcept
 {
 	const char *dev = config.device.c_str();
-	const char *how = config.device_from_env ? "EMUCXL_DEVICE=" : "";
+	const char *how = !config.device_is_default ? "EMUCXL_DEVICE=" : "";
 	if (err == ENOTSUP) {
 		LOG_ERROR("EMUCXL_BACKEND=cuse: this build has no cuse driver; configure with "
 			  "-DEMUCXL_WITH_CUSE=ON (needs libfuse3-dev)");
@@ -187,12 +187,12 @@ void explain_cuse(const Config &config, int err) noexcept
 	}
 	// What was looked for: EMUCXL_DEVICE, or the two default names.
 	char tried[256];
-	if (config.device_from_env)
+	if (!config.device_is_default)
 		std::snprintf(tried, sizeof(tried), "no EMUCXL_DEVICE=%s", dev);
 	else
 		std::snprintf(tried, sizeof(tried), "neither " EMUCXL_DEVICE_DEFAULT
 			      " nor " EMUCXL_DEVICE_CUSE " is its device");
-	const Node kind = config.device_from_env ? node_kind(dev) : Node::none;
+	const Node kind = !config.device_is_default ? node_kind(dev) : Node::none;
 	if (kind == Node::other_char || kind == Node::not_char) {
 		LOG_ERROR("EMUCXL_BACKEND=cuse: EMUCXL_DEVICE=%s is not a device emucxl-cused "
 			  "serves%s", dev, kind == Node::other_char && std::strncmp(dev, "/dev/emucxl", 11) == 0
@@ -200,7 +200,7 @@ void explain_cuse(const Config &config, int err) noexcept
 						: "; the daemon's device is /dev/NAME of its --name");
 		return;
 	}
-	if (!config.device_from_env && node_kind(EMUCXL_DEVICE_DEFAULT) == Node::other_char &&
+	if (config.device_is_default && node_kind(EMUCXL_DEVICE_DEFAULT) == Node::other_char &&
 	    node_kind(EMUCXL_DEVICE_CUSE) == Node::none) {
 		LOG_ERROR("EMUCXL_BACKEND=cuse: " EMUCXL_DEVICE_DEFAULT " is the kernel module's device "
 			  "and no emucxl-cused serves " EMUCXL_DEVICE_CUSE ": use EMUCXL_BACKEND=kmod, or "
