@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "environment.hpp"
 #include "json_writer.hpp"
+#include "timing.hpp"
 #include "topology.hpp"
 
 namespace emucxl::ctl {
@@ -75,6 +76,8 @@ void print_text(std::ostream &os, const emucxl_info &info, const Topology &topo)
 	const int d = topo.distance_between(info.node[0].physical_node, info.node[1].physical_node);
 	os << "\nlocal -> remote distance: " << (d < 0 ? std::string("unknown") : std::to_string(d))
 	   << " (10 = same node)\n";
+
+	print_timing_text(os);
 
 	if (!topo.available) {
 		os << "\nNUMA: libnuma reports no NUMA support on this machine\n";
@@ -144,6 +147,7 @@ void print_json(std::ostream &os, const emucxl_info &info, const Topology &topo)
 		w.end_array();
 	}
 	w.end_array().end_object();
+	print_timing_json(w);
 	w.end_object();
 	os << "\n";
 }

@@ -9,9 +9,12 @@
  * guest-physical address belongs to:
  *   - a miss that does not continue a sequential stream pays the node's
  *     idle latency (a dependent load cannot hide it);
- *   - a miss on the line after that node's previous miss is a stream that
- *     hardware prefetch overlaps: it pays the line's transfer time at the
- *     node's bandwidth (64 B / GB/s);
+ *   - a miss that continues one of the node's recent streams (the line
+ *     after a stream's last miss, or the first line of a 4 KiB page when a
+ *     stream just left the last line of a page: consecutive virtual pages
+ *     are rarely consecutive guest-physical pages) is what hardware prefetch
+ *     overlaps: it pays the line's transfer time at the node's bandwidth
+ *     (64 B / GB/s). STREAMS streams per node are tracked, LRU-replaced;
  *   - a dirty line evicted pays its write-back's transfer time at its node's
  *     bandwidth.
  * The charge is real time: the vCPU spins until it is paid, so every clock
@@ -27,8 +30,10 @@
  * Arguments (key=value): remote=START-END (hex guest-physical range of the
  * remote node, repeatable), local_ns, remote_ns, local_gbs, remote_gbs,
  * scale, lat_overhead (ns), line_overhead (ns), llc_kib (default 2048),
- * ways (default 16), inject (1, or 0 to model without delaying).
- * At exit it prints per-node miss counts to QEMU's log (stderr).
+ * ways (default 16), inject (1, or 0 to model without delaying), report=PATH.
+ * At exit it writes per-node miss counts, and how many misses found TCG
+ * slower than the cap (the host was busy: those misses cost more than the
+ * profile says), as one line to PATH (vm/run prints it) and QEMU's log.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,6 +49,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define LINE_BYTES (1u << LINE_SHIFT) /* 64 B */
 #define MAX_RANGES 4
 #define MAX_VCPUS 64
+#define STREAMS 8     /* concurrent sequential streams tracked per node */
+#define PAGE_LINES 64 /* lines in a 4 KiB page */
 
 enum { LOCAL = 0, REMOTE = 1, NODES = 2 };
 
@@ -61,6 +68,7 @@ static struct {
 	double lat_overhead, line_overhead;
 	unsigned sets, ways;
 	int inject;
+	char report[512];
 } cfg = { .scale = 1.0, .ways = 16, .inject = 1 };
 
 /* One vCPU's cache and clock; touched only by that vCPU's thread. */
@@ -70,9 +78,11 @@ struct vcpu {
 	uint8_t *dirty;
 	uint8_t *node;     /* which node a cached line belongs to */
 	uint32_t clock;    /* LRU clock */
-	uint64_t last_miss[NODES];
+	uint64_t stream_last[NODES][STREAMS]; /* last line of each stream */
+	uint32_t stream_stamp[NODES][STREAMS];
 	double last_end;   /* CLOCK_MONOTONIC ns when the previous miss was paid */
 	uint64_t misses[NODES], streams[NODES], writebacks[NODES];
+	uint64_t over_cap; /* misses whose own TCG time exceeded the cap */
 	uint64_t accesses;
 };
 
@@ -105,13 +115,45 @@ static void charge(struct vcpu *v, double target_ns, double own_cap_ns)
 {
 	double now = now_ns(), own = now - v->last_end, until;
 
-	if (own > own_cap_ns)
+	if (own > own_cap_ns) {
 		own = own_cap_ns;
+		v->over_cap++;
+	}
 	until = now + target_ns - own;
 	if (cfg.inject)
 		while (now < until)
 			now = now_ns();
 	v->last_end = now;
+}
+
+/*
+ * Does a miss on @line continue one of @node's streams? Either way the
+ * stream (the matching one, or the least recently used) now ends at @line.
+ */
+static bool continues_stream(struct vcpu *v, int node, uint64_t line)
+{
+	uint64_t *last = v->stream_last[node];
+	uint32_t *stamp = v->stream_stamp[node], oldest = UINT32_MAX;
+	int lru = 0;
+
+	for (int i = 0; i < STREAMS; i++) {
+		bool next = line == last[i] + 1;
+		bool next_page = line % PAGE_LINES == 0 &&
+				 last[i] % PAGE_LINES == PAGE_LINES - 1;
+
+		if (next || next_page) {
+			last[i] = line;
+			stamp[i] = v->clock;
+			return true;
+		}
+		if (stamp[i] < oldest) {
+			oldest = stamp[i];
+			lru = i;
+		}
+	}
+	last[lru] = line;
+	stamp[lru] = v->clock;
+	return false;
 }
 
 /* Look a line up; on a miss, fill it (evicting LRU) and charge memory. */
@@ -144,13 +186,12 @@ static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 	v->node[victim] = (uint8_t)node;
 
 	v->misses[node]++;
-	if (line == v->last_miss[node] + 1) {
+	if (continues_stream(v, node, line)) {
 		v->streams[node]++;
 		charge(v, cfg.line_ns[node] + wb_ns, cfg.line_overhead);
 	} else {
 		charge(v, cfg.lat_ns[node] + wb_ns, cfg.lat_overhead);
 	}
-	v->last_miss[node] = line;
 }
 
 static void on_mem(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
@@ -200,12 +241,14 @@ static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
 		fprintf(stderr, "cxltiming: out of memory for vCPU %u's cache model\n", cpu);
 		abort();
 	}
-	v->last_miss[LOCAL] = v->last_miss[REMOTE] = UINT64_MAX - 1;
+	for (int n = 0; n < NODES; n++)
+		for (int i = 0; i < STREAMS; i++)
+			v->stream_last[n][i] = UINT64_MAX - 1;
 }
 
 static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
 {
-	uint64_t m[NODES] = { 0 }, s[NODES] = { 0 }, wb[NODES] = { 0 }, acc = 0;
+	uint64_t m[NODES] = { 0 }, s[NODES] = { 0 }, wb[NODES] = { 0 }, acc = 0, oc = 0;
 	char buf[512];
 
 	(void)id;
@@ -217,13 +260,23 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
 			wb[n] += vcpus[c].writebacks[n];
 		}
 		acc += vcpus[c].accesses;
+		oc += vcpus[c].over_cap;
 	}
 	snprintf(buf, sizeof(buf),
 		 "cxltiming: %" PRIu64 " accesses; node0 misses %" PRIu64 " (%" PRIu64
 		 " streaming) write-backs %" PRIu64 "; node1 misses %" PRIu64 " (%" PRIu64
-		 " streaming) write-backs %" PRIu64 "\n",
-		 acc, m[0], s[0], wb[0], m[1], s[1], wb[1]);
+		 " streaming) write-backs %" PRIu64 "; %" PRIu64
+		 " misses found TCG slower than the calibrated cap\n",
+		 acc, m[0], s[0], wb[0], m[1], s[1], wb[1], oc);
 	qemu_plugin_outs(buf);
+	if (cfg.report[0]) {
+		FILE *f = fopen(cfg.report, "w");
+
+		if (f) {
+			fputs(buf, f);
+			fclose(f);
+		}
+	}
 }
 
 static int parse_double(const char *s, double *out)
@@ -258,6 +311,12 @@ static int parse_arg(const char *arg)
 		if (*end || r.end <= r.start)
 			return -1;
 		cfg.remote[cfg.nremote++] = r;
+		return 0;
+	}
+	if (!strcmp(key, "report")) {
+		if (strlen(eq + 1) >= sizeof(cfg.report))
+			return -1;
+		strcpy(cfg.report, eq + 1);
 		return 0;
 	}
 	if (!parse_double(eq + 1, &d))

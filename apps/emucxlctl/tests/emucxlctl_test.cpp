@@ -2,6 +2,8 @@
 // emucxlctl end to end: the binary runs, its --json parses and says what the
 // library says, and the text forms carry the promised information.
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -110,6 +112,64 @@ TEST(EmucxlctlCli, HelpAndBadArguments)
 	EXPECT_EQ(run_command(ctl + " 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(ctl + " frobnicate 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(ctl + " info stats 2>/dev/null").exit_code, 2);
+}
+
+// The profile table is vm/profiles itself, read here independently of how
+// emucxlctl gets it; the active profile is EMUCXL_TIMING (set by vm/run).
+TEST(EmucxlctlTiming, ProfilesAreVmProfilesAndActiveComesFromTheEnvironment)
+{
+	std::ifstream f(VM_PROFILES);
+	ASSERT_TRUE(f) << VM_PROFILES;
+	std::string line;
+	std::vector<std::vector<std::string>> rows;
+	while (std::getline(f, line)) {
+		if (line.empty() || line[0] == '#')
+			continue;
+		std::istringstream in(line);
+		std::vector<std::string> row(5);
+		in >> row[0] >> row[1] >> row[2] >> row[3] >> row[4];
+		rows.push_back(row);
+	}
+	ASSERT_GE(rows.size(), 4U);
+
+	auto off = run_command("env -u EMUCXL_TIMING EMUCXL_BACKEND=mbind " + ctl + " info --json");
+	ASSERT_EQ(off.exit_code, 0) << off.out;
+	const auto t = json::parse(off.out).at("timing");
+	EXPECT_FALSE(t.at("emulated").boolean());
+	EXPECT_TRUE(t.at("active").is_null());
+	const auto &profiles = t.at("profiles").array();
+	ASSERT_EQ(profiles.size(), rows.size());
+	for (std::size_t i = 0; i < rows.size(); ++i) {
+		EXPECT_EQ(profiles[i].at("name").string(), rows[i][0]);
+		const char *keys[] = {"local_ns", "remote_ns", "local_gbs", "remote_gbs"};
+		for (int k = 0; k < 4; ++k) {
+			if (rows[i][k + 1] == "-")
+				EXPECT_TRUE(profiles[i].at(keys[k]).is_null()) << rows[i][0];
+			else
+				EXPECT_DOUBLE_EQ(profiles[i].at(keys[k]).number(), std::stod(rows[i][k + 1]))
+					<< rows[i][0] << " " << keys[k];
+		}
+	}
+	for (const char *name : {"numa-remote", "cxl-direct", "cxl-far", "off"})
+		EXPECT_NE(off.out.find(std::string("\"") + name + "\""), std::string::npos) << name;
+
+	const std::string env = "EMUCXL_TIMING='profile=cxl-direct local_ns=105 remote_ns=250 local_gbs=100 "
+				"remote_gbs=25 scale=4.5 tcg_load_ns=300 tcg_line_ns=200' EMUCXL_BACKEND=mbind ";
+	auto on = run_command(env + ctl + " info --json");
+	ASSERT_EQ(on.exit_code, 0) << on.out;
+	const auto a = json::parse(on.out).at("timing");
+	EXPECT_TRUE(a.at("emulated").boolean());
+	EXPECT_EQ(a.at("active").at("profile").string(), "cxl-direct");
+	EXPECT_DOUBLE_EQ(a.at("active").at("remote_ns").number(), 250);
+	EXPECT_DOUBLE_EQ(a.at("active").at("scale").number(), 4.5);
+
+	auto text = run_command(env + ctl + " info");
+	ASSERT_EQ(text.exit_code, 0);
+	EXPECT_NE(text.out.find("timing: emulated, profile cxl-direct: local 105 ns 100 GB/s, remote 250 ns 25 GB/s"),
+		  std::string::npos)
+		<< text.out;
+	auto plain = run_command("env -u EMUCXL_TIMING EMUCXL_BACKEND=mbind " + ctl + " info");
+	EXPECT_NE(plain.out.find("timing: not emulated"), std::string::npos) << plain.out;
 }
 
 TEST(EmucxlctlCli, BackendChosenByEnvironment)
