@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // api.cpp - the C API: argument checks, errno, log messages; the work is
 // done by Heap. Nothing here throws and nothing exits the process.
+#include <pthread.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -26,8 +28,43 @@ struct Runtime {
 	std::mutex mu;                     // init/exit
 	int refs = 0;                      // successful inits not yet exited
 	std::atomic<Heap *> heap{nullptr};  // set while refs > 0
+	bool atfork = false;               // the fork hooks are registered
+	Heap *abandoned = nullptr;         // parents' heaps, in a forked child
 };
 constinit Runtime g_rt;
+
+// fork(2). The drivers map with MADV_DONTFORK (mbind, cuse) or VM_DONTCOPY
+// (kmod): a child has none of the parent's emucxl memory, so it must not
+// have the parent's library state either. It starts uninitialised: calls
+// fail with ENODEV, emucxl_init gives it a heap of its own, and nothing of
+// the parent's is ever unmapped or handed to the parent's driver (an address
+// the parent used may be the child's own mapping by then). The parent's
+// Heap object is kept, unused, so that it stays reachable: destroying it
+// would unmap. All allocator locks are taken around the fork, so none is
+// held by a thread that does not exist in the child.
+void atfork_prepare() noexcept
+{
+	g_rt.mu.lock();
+	fork_prepare();
+}
+
+void atfork_parent() noexcept
+{
+	fork_parent();
+	g_rt.mu.unlock();
+}
+
+void atfork_child() noexcept
+{
+	fork_child();
+	if (Heap *h = g_rt.heap.exchange(nullptr, std::memory_order_relaxed)) {
+		h->abandon_after_fork();
+		h->abandoned_next = g_rt.abandoned;
+		g_rt.abandoned = h;
+	}
+	g_rt.refs = 0;
+	g_rt.mu.unlock();
+}
 
 __attribute__((noinline, cold)) Heap *not_initialised(const char *fn) noexcept
 {
@@ -127,6 +164,14 @@ int emucxl_init(void)
 	if (g_rt.refs > 0) {
 		g_rt.refs++;
 		return 0;
+	}
+	if (!g_rt.atfork) {
+		// Unregistered by glibc when a dlopen()ed library is unloaded.
+		if (int err = pthread_atfork(atfork_prepare, atfork_parent, atfork_child); err != 0) {
+			LOG_ERROR("emucxl_init: pthread_atfork: %s", std::strerror(err));
+			return fail(err, -1);
+		}
+		g_rt.atfork = true;
 	}
 	auto config = config_from_env();
 	if (!config)

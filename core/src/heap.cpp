@@ -37,10 +37,9 @@ Result<std::unique_ptr<Heap>> Heap::create(DriverPtr driver) noexcept
 	auto *h = new (std::nothrow) Heap(std::move(driver));
 	if (!h)
 		return Error{ENOMEM};
-	if (!register_heap(h->generation_, h)) {
-		delete h;
-		return Error{ENOMEM};
-	}
+	h->link_.generation = h->generation_;
+	h->link_.heap = h;
+	register_heap(&h->link_);
 	return std::unique_ptr<Heap>(h);
 }
 
@@ -57,6 +56,31 @@ Heap::~Heap()
 		delete b;
 		b = next;
 	}
+}
+
+void Heap::lock_for_fork() noexcept
+{
+	for (auto &node_classes : classes_)
+		for (ClassState &cs : node_classes)
+			cs.mu.lock();
+	for (LargeCache &c : large_cache_)
+		c.mu.lock();
+	all_mu_.lock();
+}
+
+void Heap::unlock_after_fork() noexcept
+{
+	all_mu_.unlock();
+	for (LargeCache &c : large_cache_)
+		c.mu.unlock();
+	for (auto &node_classes : classes_)
+		for (ClassState &cs : node_classes)
+			cs.mu.unlock();
+}
+
+void Heap::abandon_after_fork() noexcept
+{
+	unregister_heap(generation_);
 }
 
 // ---- block bookkeeping (slow paths) ------------------------------------------

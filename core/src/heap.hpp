@@ -101,6 +101,18 @@ public:
 	// The same for the calling thread's cache.
 	void flush_current_thread() noexcept;
 
+	// fork(2): take every lock of this heap (in lock order: class locks,
+	// large-extent caches, the block list) and release them again
+	// (thread_cache.cpp's fork hooks).
+	void lock_for_fork() noexcept;
+	void unlock_after_fork() noexcept;
+	// In a forked child: the parent's memory is not mapped here (drivers
+	// map with MADV_DONTFORK / VM_DONTCOPY), so this heap must never touch
+	// it, unmap it or call its driver again. Leave the registry; the caller
+	// keeps the object (never destroyed: destroying would unmap).
+	void abandon_after_fork() noexcept;
+	Heap *abandoned_next = nullptr;  // api.cpp's list of abandoned heaps
+
 private:
 	explicit Heap(DriverPtr driver) noexcept;
 
@@ -163,6 +175,7 @@ private:
 	DriverPtr driver_;
 	Topology topology_;
 	std::uint64_t generation_;
+	HeapLink link_;  // in the registry of live heaps (thread_cache.cpp)
 	PageMap<Block> pagemap_;
 	ClassState classes_[kNumNodes][kNumClasses];
 	struct LargeCache {

@@ -6,8 +6,6 @@
 
 #include <mutex>
 #include <new>
-#include <utility>
-#include <vector>
 
 #include "heap.hpp"
 
@@ -22,9 +20,11 @@ ThreadCache *g_caches = nullptr;  // every live thread's cache
 
 // Live heaps by generation, so an exiting thread finds the heap its cache
 // belongs to (if it still exists) and a heap cannot go away meanwhile.
-// Lock order: g_heaps_mu, then a heap's class locks, then g_mu.
+// Lock order: g_heaps_mu, then a heap's locks (heap.hpp), then g_mu.
+// Everything here is constinit and trivially destructible: threads may
+// exit while static destructors run.
 std::mutex g_heaps_mu;
-std::vector<std::pair<std::uint64_t, Heap *>> g_heaps;
+constinit HeapLink *g_heaps = nullptr;
 pthread_key_t g_exit_key;         // runs on_thread_exit for each cache
 std::once_flag g_key_once;
 
@@ -34,9 +34,9 @@ void on_thread_exit(void *p)
 	auto *tc = static_cast<ThreadCache *>(p);
 	{
 		std::lock_guard hl(g_heaps_mu);
-		for (auto &[generation, heap] : g_heaps)
-			if (generation == tc->generation)
-				heap->retire_thread_cache(*tc);
+		for (HeapLink *l = g_heaps; l; l = l->next)
+			if (l->generation == tc->generation)
+				l->heap->retire_thread_cache(*tc);
 	}
 	{
 		std::lock_guard lk(g_mu);
@@ -83,21 +83,58 @@ ThreadCache *thread_cache_slow(std::uint64_t generation) noexcept
 	return tc;
 }
 
-bool register_heap(std::uint64_t generation, Heap *heap) noexcept
+void register_heap(HeapLink *link) noexcept
 {
 	std::lock_guard hl(g_heaps_mu);
-	try {
-		g_heaps.emplace_back(generation, heap);
-	} catch (...) {
-		return false;
-	}
-	return true;
+	link->next = g_heaps;
+	g_heaps = link;
 }
 
 void unregister_heap(std::uint64_t generation) noexcept
 {
 	std::lock_guard hl(g_heaps_mu);
-	std::erase_if(g_heaps, [generation](const auto &e) { return e.first == generation; });
+	for (HeapLink **l = &g_heaps; *l; l = &(*l)->next) {
+		if ((*l)->generation == generation) {
+			*l = (*l)->next;
+			return;
+		}
+	}
+}
+
+void fork_prepare() noexcept
+{
+	g_heaps_mu.lock();
+	for (HeapLink *l = g_heaps; l; l = l->next)
+		l->heap->lock_for_fork();
+	g_mu.lock();
+}
+
+void fork_parent() noexcept
+{
+	g_mu.unlock();
+	for (HeapLink *l = g_heaps; l; l = l->next)
+		l->heap->unlock_after_fork();
+	g_heaps_mu.unlock();
+}
+
+void fork_child() noexcept
+{
+	// The other threads did not come along: their caches hold the parent's
+	// objects and would never be retired. Drop them.
+	ThreadCache *tc = g_caches;
+	while (tc) {
+		ThreadCache *next = tc->next;
+		if (tc != t_cache)
+			delete tc;
+		tc = next;
+	}
+	g_caches = t_cache;
+	if (t_cache)
+		t_cache->prev = t_cache->next = nullptr;
+	g_mu.unlock();
+	for (HeapLink *l = g_heaps; l; l = l->next)
+		l->heap->unlock_after_fork();
+	g_heaps_mu.unlock();
 }
 
 std::int64_t thread_requested(std::uint64_t generation, int node) noexcept

@@ -59,10 +59,28 @@ inline ThreadCache *thread_cache(std::uint64_t generation) noexcept
 
 class Heap;
 
+// A heap's entry in the registry of live heaps (a member of Heap): intrusive,
+// so that the registry is constinit, needs no allocation and is still valid
+// when threads exit during static destruction.
+struct HeapLink {
+	std::uint64_t generation = 0;
+	Heap *heap = nullptr;
+	HeapLink *next = nullptr;
+};
+
 // Heaps announce themselves so that exiting threads can give their cached
 // objects back (to the right heap, and never to one being destroyed).
-bool register_heap(std::uint64_t generation, Heap *heap) noexcept;
+void register_heap(HeapLink *link) noexcept;
 void unregister_heap(std::uint64_t generation) noexcept;
+
+// fork(2) (pthread_atfork, registered by api.cpp): prepare takes the
+// registry locks and every live heap's locks, in lock order, so that no
+// other thread holds one at the fork; parent and child release them. In the
+// child, where only the forking thread lives on, the other threads' caches
+// are dropped too (their memory belongs to the parent).
+void fork_prepare() noexcept;
+void fork_parent() noexcept;
+void fork_child() noexcept;
 
 // Sum of the live threads' statistics for a heap generation and node.
 std::int64_t thread_requested(std::uint64_t generation, int node) noexcept;
