@@ -40,8 +40,10 @@ constinit Runtime g_rt;
 // the parent's is ever unmapped or handed to the parent's driver (an address
 // the parent used may be the child's own mapping by then). The parent's
 // Heap object is kept, unused, so that it stays reachable: destroying it
-// would unmap. All allocator locks are taken around the fork, so none is
-// held by a thread that does not exist in the child.
+// would unmap. The locks the child goes on using (init/exit, the thread
+// registry) are taken around the fork, so none is held by a thread that
+// does not exist in the child; the abandoned heap's locks are never taken
+// again.
 void atfork_prepare() noexcept
 {
 	g_rt.mu.lock();

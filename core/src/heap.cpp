@@ -58,26 +58,6 @@ Heap::~Heap()
 	}
 }
 
-void Heap::lock_for_fork() noexcept
-{
-	for (auto &node_classes : classes_)
-		for (ClassState &cs : node_classes)
-			cs.mu.lock();
-	for (LargeCache &c : large_cache_)
-		c.mu.lock();
-	all_mu_.lock();
-}
-
-void Heap::unlock_after_fork() noexcept
-{
-	all_mu_.unlock();
-	for (LargeCache &c : large_cache_)
-		c.mu.unlock();
-	for (auto &node_classes : classes_)
-		for (ClassState &cs : node_classes)
-			cs.mu.unlock();
-}
-
 void Heap::abandon_after_fork() noexcept
 {
 	unregister_heap(generation_);

@@ -101,14 +101,10 @@ public:
 	// The same for the calling thread's cache.
 	void flush_current_thread() noexcept;
 
-	// fork(2): take every lock of this heap (in lock order: class locks,
-	// large-extent caches, the block list) and release them again
-	// (thread_cache.cpp's fork hooks).
-	void lock_for_fork() noexcept;
-	void unlock_after_fork() noexcept;
 	// In a forked child: the parent's memory is not mapped here (drivers
 	// map with MADV_DONTFORK / VM_DONTCOPY), so this heap must never touch
-	// it, unmap it or call its driver again. Leave the registry; the caller
+	// it, unmap it, take its locks (another thread of the parent may have
+	// held one at the fork) or call its driver again. Leave the registry; the caller
 	// keeps the object (never destroyed: destroying would unmap).
 	void abandon_after_fork() noexcept;
 	Heap *abandoned_next = nullptr;  // api.cpp's list of abandoned heaps

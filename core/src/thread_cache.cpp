@@ -104,16 +104,12 @@ void unregister_heap(std::uint64_t generation) noexcept
 void fork_prepare() noexcept
 {
 	g_heaps_mu.lock();
-	for (HeapLink *l = g_heaps; l; l = l->next)
-		l->heap->lock_for_fork();
 	g_mu.lock();
 }
 
 void fork_parent() noexcept
 {
 	g_mu.unlock();
-	for (HeapLink *l = g_heaps; l; l = l->next)
-		l->heap->unlock_after_fork();
 	g_heaps_mu.unlock();
 }
 
@@ -132,8 +128,6 @@ void fork_child() noexcept
 	if (t_cache)
 		t_cache->prev = t_cache->next = nullptr;
 	g_mu.unlock();
-	for (HeapLink *l = g_heaps; l; l = l->next)
-		l->heap->unlock_after_fork();
 	g_heaps_mu.unlock();
 }
 

@@ -74,10 +74,11 @@ void register_heap(HeapLink *link) noexcept;
 void unregister_heap(std::uint64_t generation) noexcept;
 
 // fork(2) (pthread_atfork, registered by api.cpp): prepare takes the
-// registry locks and every live heap's locks, in lock order, so that no
-// other thread holds one at the fork; parent and child release them. In the
-// child, where only the forking thread lives on, the other threads' caches
-// are dropped too (their memory belongs to the parent).
+// registry locks, so that no other thread holds one at the fork; parent and
+// child release them. A heap's own locks are not taken: the child abandons
+// the parent's heap and never touches them. In the child, where only the
+// forking thread lives on, the other threads' caches are dropped too (their
+// memory belongs to the parent).
 void fork_prepare() noexcept;
 void fork_parent() noexcept;
 void fork_child() noexcept;
