@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "experiment.hpp"
 
+#include <algorithm>
+
 #include <chrono>
 #include <stdexcept>
 #include <unordered_map>
@@ -58,8 +60,9 @@ private:
 // work is done for both maps.
 volatile std::size_t sink;
 
-// One run of the workload on a fresh store: PUT phase, then GET phase.
-Counters run_store(const Config &cfg, const Workload &w, PhaseSeconds &t)
+// One run of the workload on a fresh store: PUT phase, then GET phase. With
+// @get_ns, each GET is also timed on its own and its latency appended.
+Counters run_store(const Config &cfg, const Workload &w, PhaseSeconds &t, std::vector<double> *get_ns = nullptr)
 {
 	Store store(cfg);
 	auto t0 = Clock::now();
@@ -73,8 +76,11 @@ Counters run_store(const Config &cfg, const Workload &w, PhaseSeconds &t)
 	std::string value;
 	std::size_t bytes = 0;
 	for (std::uint32_t k : w.gets) {
+		const auto g0 = get_ns ? Clock::now() : Clock::time_point{};
 		if (store.get(w.keys[k], value) != Status::ok)
 			throw std::runtime_error("GET " + w.keys[k] + ": missing although every key fits");
+		if (get_ns)
+			get_ns->push_back(1e9 * seconds_between(g0, Clock::now()));
 		bytes += value.size();
 	}
 	auto t2 = Clock::now();
@@ -147,6 +153,7 @@ Results run_experiment(const Options &opt)
 	Results r{opt, {}, {}};
 	Tally map_tally, local_tally, policy_tally[std::size(policies)];
 	std::vector<PhaseSeconds> map_t, local_t, policy_t[std::size(policies)];
+	std::vector<double> get_ns[std::size(policies)];
 	for (int hot : opt.hot_percents) {
 		const Workload w = make_workload(opt.shape, hot, opt.seed);
 		// Run 0 is an untimed warm-up; the hit counts are the same on every run.
@@ -169,6 +176,10 @@ Results run_experiment(const Options &opt)
 						  paper_value(hot, policies[p]), c});
 			}
 		}
+		for (std::size_t p = 0; p < std::size(policies); ++p) {
+			PhaseSeconds untimed;
+			run_store(config_for(policies[p]), w, untimed, &get_ns[p]);
+		}
 		map_tally.add(w, map_t);
 		local_tally.add(w, local_t);
 		for (std::size_t p = 0; p < std::size(policies); ++p)
@@ -176,8 +187,16 @@ Results run_experiment(const Options &opt)
 	}
 	r.throughput.unordered_map = map_tally.rate();
 	r.throughput.all_local = local_tally.rate();
-	for (std::size_t p = 0; p < std::size(policies); ++p)
-		r.throughput.store.push_back({policy_name(policies[p]), policy_tally[p].rate()});
+	for (std::size_t p = 0; p < std::size(policies); ++p) {
+		auto &ns = get_ns[p];
+		auto at = [&](double q) {
+			auto it = ns.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(ns.size() - 1));
+			std::nth_element(ns.begin(), it, ns.end());
+			return *it;
+		};
+		r.throughput.store.push_back({policy_name(policies[p]), policy_tally[p].rate(),
+					      ns.empty() ? 0 : at(0.50), ns.empty() ? 0 : at(0.99)});
+	}
 	return r;
 }
 

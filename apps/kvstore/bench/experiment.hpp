@@ -40,6 +40,10 @@ struct Rate {
 struct PolicyRate {
 	std::string policy;
 	Rate rate;
+	// One GET's latency, each GET timed on its own in one extra run per hot
+	// percentage (not the throughput runs: the clock reads would slow them),
+	// pooled over the hot percentages: what tiering does to the tail.
+	double get_p50_ns = 0, get_p99_ns = 0;
 };
 
 struct Throughput {
