@@ -62,6 +62,18 @@ TEST_F(KvBench, ThroughputFieldsArePositive)
 		EXPECT_GT(t.at(f).number(), 0) << f;
 }
 
+// Every policy reports its GET latency percentiles, p50 <= p99, both > 0.
+TEST_F(KvBench, GetLatencyPercentilesPerPolicy)
+{
+	ASSERT_NE(doc_, nullptr);
+	const auto &bp = doc_->at("throughput").at("by_policy");
+	for (const char *p : {"promote", "stay", "promote-after-N"}) {
+		const double p50 = bp.at(p).at("get_p50_ns").number(), p99 = bp.at(p).at("get_p99_ns").number();
+		EXPECT_GT(p50, 0) << p;
+		EXPECT_LE(p50, p99) << p;
+	}
+}
+
 TEST_F(KvBench, StayMatchesThePapersArithmetic)
 {
 	ASSERT_NE(doc_, nullptr);
@@ -93,6 +105,19 @@ TEST(KvBenchCli, HelpAndBadArguments)
 	EXPECT_EQ(run_command(bench + " --repeats 0 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(bench + " --promote-after x 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(bench + " --nope 2>/dev/null").exit_code, 2);
+	for (const char *bad : {"", "5,x", "95", "-1", "10,,20"})
+		EXPECT_EQ(run_command(bench + " --hot '" + bad + "' 2>/dev/null").exit_code, 2) << bad;
+}
+
+TEST(KvBenchCli, HotListRunsOnlyThosePercentages)
+{
+	auto r = run_command(bench + " --short --json --hot 0,90");
+	ASSERT_EQ(r.exit_code, 0);
+	std::set<int> hots;
+	const json::Value doc = json::parse(r.out); // lives through the loop
+	for (const auto &row : doc.at("results").array())
+		hots.insert(static_cast<int>(row.at("hot_percent").number()));
+	EXPECT_EQ(hots, (std::set<int>{0, 90}));
 }
 
 } // namespace
