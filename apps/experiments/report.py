@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 
-PAPER_QUEUE_RATIO = {"enqueue": 567.21 / 502.98, "dequeue": 500.40 / 417.69}  # paper, Table 3 means
 DRIVERS = ["mbind", "kmod", "cuse"]
 
 
@@ -30,13 +29,48 @@ def gnuplot(results, name, script, data):
     full = ('set terminal pngcairo size 900,480 font "sans,10"\n'
             f'set output "{os.path.join(results, name + ".png")}"\n'
             'set style data histograms\nset style histogram clustered gap 1\n'
-            'set style fill solid 0.8 border -1\nset grid ytics\nset key top left\nset yrange [0:*]\n'
+            'set style fill solid 0.8 border -1\nset grid ytics\nset key outside right top\nset yrange [0:*]\n'
             + script.replace("DATA", dat))
     r = subprocess.run(["gnuplot"], input=full, text=True, capture_output=True)
     if r.returncode != 0:
         print(f"report: gnuplot failed for {name}: {r.stderr.strip()}", file=sys.stderr)
         return None
     return name + ".png"
+
+
+def collect(results, profiles, bench):
+    """[(where, driver, doc)] of one bench: the host run, then every guest run."""
+    runs = []
+    host = load(os.path.join(results, f"host-{bench}.json"))
+    if host:
+        runs.append(("host", host.get("emucxl", {}).get("driver", "?"), host))
+    for p, _ in profiles:
+        for d in DRIVERS:
+            doc = load(os.path.join(results, "guest", f"{p}-{bench}-{d}.json"))
+            if doc:
+                runs.append((p, d, doc))
+    return runs
+
+
+def queue_paper(q):
+    """The paper's (enqueue local, enqueue remote, dequeue local, dequeue remote) means, ms,
+    as the queue bench carries them."""
+    by_node = {r["node"]: r for r in q["paper"]["results"]}
+    return (by_node[0]["enqueue_ms"]["mean"], by_node[1]["enqueue_ms"]["mean"],
+            by_node[0]["dequeue_ms"]["mean"], by_node[1]["dequeue_ms"]["mean"])
+
+
+def chart(results, name, title, ylabel, series, rows, lines=False, image=None):
+    """A gnuplot chart of ROWS ("label v1 v2 ..."): clustered bars per label, or
+    lines over a numeric first column; SERIES names the value columns. The
+    Markdown image line for it (empty if gnuplot failed)."""
+    using = [('"DATA"' if i == 0 else '""') + f' using {"1:" if lines else ""}{i + 2}'
+             + (":xtic(1)" if i == 0 and not lines else "") + f' title "{t}"' for i, t in enumerate(series)]
+    script = (f'set title "{title}"\nset ylabel "{ylabel}"\n'
+              + ('set style data linespoints\nset xlabel "hot %"\n' if lines else 'set xtics rotate by -30\n')
+              + "plot " + ", ".join(using) + "\n")
+    png = gnuplot(results, name, script, rows)
+    return [f"![{image or name}]({png})", ""] if png else []
 
 
 def queue_medians(q):
@@ -85,16 +119,10 @@ def main():
         bw_rows += f"{p} {nodes[0]['read_gbs']:.4f} {nodes[1]['read_gbs']:.4f}\n"
     md.append("")
     if lat_rows:
-        png = gnuplot(results, "latency", 'set title "dependent-load latency / scale (ns)"\nset ylabel "ns"\n'
-                      'plot "DATA" using 2:xtic(1) title "node 0 measured", "" using 3 title "node 1 measured", '
-                      '"" using 4 title "node 0 profile", "" using 5 title "node 1 profile"\n', lat_rows)
-        if png:
-            md += [f"![latency]({png})", ""]
-        png = gnuplot(results, "bandwidth", 'set title "single-thread streaming read (GB/s)"\nset ylabel "GB/s"\n'
-                      'plot "DATA" using 2:xtic(1) title "node 0", "" using 3 title "node 1"\n', bw_rows)
-        if png:
-            md += [f"![bandwidth]({png})", "",
-                   "Streaming bandwidth in the guest is capped by TCG itself (~0.3 GB/s): a profile's remote",
+        md += chart(results, "latency", "dependent-load latency / scale (ns)", "ns",
+                    ["node 0 measured", "node 1 measured", "node 0 profile", "node 1 profile"], lat_rows)
+        md += chart(results, "bandwidth", "single-thread streaming read (GB/s)", "GB/s", ["node 0", "node 1"], bw_rows)
+        md += ["Streaming bandwidth in the guest is capped by TCG itself (~0.3 GB/s): a profile's remote",
                    "bandwidth above that cannot slow node 1 further, so under these profiles node 1 streams as",
                    "fast as node 0 and only latency differs. `tests/vm-timing` checks the cap with 0.1 GB/s.", ""]
 
@@ -103,15 +131,7 @@ def main():
            "| where | driver | enqueue local | enqueue remote | dequeue local | dequeue remote | enq R/L | deq R/L |",
            "|---|---|---|---|---|---|---|---|"]
     qrows = ""
-    host_q = load(os.path.join(results, "host-queue.json"))
-    runs = []
-    if host_q:
-        runs.append(("host", host_q["emucxl"]["driver"] if "emucxl" in host_q else "?", host_q))
-    for p, _ in profiles:
-        for d in DRIVERS:
-            q = load(os.path.join(g, f"{p}-queue-{d}.json"))
-            if q:
-                runs.append((p, d, q))
+    runs = collect(results, profiles, "queue")
     numa_ratio = None
     for where, d, q in runs:
         m = queue_medians(q)
@@ -123,18 +143,20 @@ def main():
         md.append(f"| {where} | {d} | {m[0][0]:.3f} | {m[1][0]:.3f} | {m[0][1]:.3f} | {m[1][1]:.3f} | {er:.2f} | {dr:.2f} |")
         if where != "host":
             qrows += f"{where}/{d} {m[0][0]:.3f} {m[1][0]:.3f} {m[0][1]:.3f} {m[1][1]:.3f}\n"
-    md.append(f"| paper (EmuCXL) | - | 502.98 | 567.21 | 417.69 | 500.40 | {PAPER_QUEUE_RATIO['enqueue']:.2f} | {PAPER_QUEUE_RATIO['dequeue']:.2f} |")
+    paper_ratio = None
+    if runs:
+        el, er_, dl, dr_ = queue_paper(runs[0][2])
+        paper_ratio = (er_ / el, dr_ / dl)
+        md.append(f"| paper (EmuCXL) | - | {el:.2f} | {er_:.2f} | {dl:.2f} | {dr_:.2f} | "
+                  f"{paper_ratio[0]:.2f} | {paper_ratio[1]:.2f} |")
     md.append("")
     if qrows:
-        png = gnuplot(results, "queue", 'set title "queue, guest: median ms per 15000 operations"\nset ylabel "ms"\n'
-                      'set xtics rotate by -30\nplot "DATA" using 2:xtic(1) title "enqueue local", "" using 3 title '
-                      '"enqueue remote", "" using 4 title "dequeue local", "" using 5 title "dequeue remote"\n', qrows)
-        if png:
-            md += [f"![queue]({png})", ""]
-    if numa_ratio:
+        md += chart(results, "queue", "queue, guest: median ms per 15000 operations", "ms",
+                    ["enqueue local", "enqueue remote", "dequeue local", "dequeue remote"], qrows)
+    if numa_ratio and paper_ratio:
         md += [f"Under `numa-remote` (remote idle latency 200 ns vs 105, 1.9x) the queue's remote/local ratio is "
                f"{numa_ratio[0]:.2f}x enqueue and {numa_ratio[1]:.2f}x dequeue; the paper measured "
-               f"{PAPER_QUEUE_RATIO['enqueue']:.2f}x and {PAPER_QUEUE_RATIO['dequeue']:.2f}x on a real two-socket "
+               f"{paper_ratio[0]:.2f}x and {paper_ratio[1]:.2f}x on a real two-socket "
                "machine. A queue operation is mostly allocator code and cache hits (its node, its links, the "
                "allocator's metadata stay in the cache between neighbouring operations); only the misses to the "
                "node's memory pay the remote latency, so the program-level ratio sits well below the "
@@ -143,15 +165,7 @@ def main():
                "time behind a fixed cost; emucxl's allocation is a user-space fast path.", ""]
 
     # 3. The KV store: hit % (same everywhere: deterministic) and GET throughput, latency.
-    kvs = []
-    host_kv = load(os.path.join(results, "host-kv.json"))
-    if host_kv:
-        kvs.append(("host", host_kv["emucxl"]["driver"] if "emucxl" in host_kv else "?", host_kv))
-    for p, _ in profiles:
-        for d in DRIVERS:
-            k = load(os.path.join(g, f"{p}-kv-{d}.json"))
-            if k:
-                kvs.append((p, d, k))
+    kvs = collect(results, profiles, "kv")
     if kvs:
         ref = kvs[0][2]
         pols = ["promote", "stay", "promote-after-N"]
@@ -169,12 +183,7 @@ def main():
                       + f" | {pp if pp is not None else '-'} | {ps if ps is not None else '-'} |")
             hrows += f"{h} " + " ".join(f"{row[p]['local_hit_percent']:.2f}" if p in row else "NaN" for p in pols) + "\n"
         md.append("")
-        png = gnuplot(results, "kv-hits", 'set style data linespoints\nset title "KV local hit % by hot %"\n'
-                      'set xlabel "hot %"\nset ylabel "local hit %"\n'
-                      'plot "DATA" using 1:2 title "promote", "" using 1:3 title "stay", "" using 1:4 title "promote-after-N"\n',
-                      hrows)
-        if png:
-            md += [f"![kv hits]({png})", ""]
+        md += chart(results, "kv-hits", "KV local hit % by hot %", "local hit %", pols, hrows, lines=True)
         md += ["## KV store: GET throughput and GET latency per policy (the tiering experiment)", "",
                "Hit % alone says nothing about time; with remote memory timed, promote's moves and stay's remote",
                "GETs have a cost. Throughput: GET phases summed over all hot %; latency: every GET timed alone in",
@@ -192,12 +201,7 @@ def main():
                 trows += f"{where}/{d} " + " ".join(f"{bp[p]['get_ops_per_s'] / 1e6:.4f}" for p in pols) + "\n"
         md.append("")
         if trows:
-            png = gnuplot(results, "kv-throughput", 'set title "KV GET throughput, guest (M ops/s)"\n'
-                          'set ylabel "M GET/s"\nset xtics rotate by -30\n'
-                          'plot "DATA" using 2:xtic(1) title "promote", "" using 3 title "stay", "" using 4 title "promote-after-N"\n',
-                          trows)
-            if png:
-                md += [f"![kv throughput]({png})", ""]
+            md += chart(results, "kv-throughput", "KV GET throughput, guest (M ops/s)", "M GET/s", pols, trows)
 
     md += ["## Profiles used", "", "| profile | settings (EMUCXL_TIMING in the guest) |", "|---|---|"]
     for p, t in profiles:
