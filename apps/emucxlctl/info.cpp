@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "cxl.hpp"
 #include "environment.hpp"
 #include "json_writer.hpp"
 #include "timing.hpp"
@@ -50,7 +51,7 @@ std::string cpu_list(const std::vector<int> &cpus)
 	return s;
 }
 
-void print_text(std::ostream &os, const emucxl_info &info, const Topology &topo)
+void print_text(std::ostream &os, const emucxl_info &info, const Topology &topo, const CxlMemory &cxl)
 {
 	os << "driver:              " << info.driver << "\n"
 	   << "api version:         " << info.api_version << "\n"
@@ -76,6 +77,8 @@ void print_text(std::ostream &os, const emucxl_info &info, const Topology &topo)
 	const int d = topo.distance_between(info.node[0].physical_node, info.node[1].physical_node);
 	os << "\nlocal -> remote distance: " << (d < 0 ? std::string("unknown") : std::to_string(d))
 	   << " (10 = same node)\n";
+	if (info.remote_is_separate)
+		print_cxl_text(os, cxl);
 
 	print_timing_text(os);
 
@@ -98,7 +101,7 @@ void print_text(std::ostream &os, const emucxl_info &info, const Topology &topo)
 	}
 }
 
-void print_json(std::ostream &os, const emucxl_info &info, const Topology &topo)
+void print_json(std::ostream &os, const emucxl_info &info, const Topology &topo, const CxlMemory &cxl)
 {
 	apps::JsonWriter w(os);
 	w.begin_object()
@@ -148,6 +151,7 @@ void print_json(std::ostream &os, const emucxl_info &info, const Topology &topo)
 	}
 	w.end_array().end_object();
 	print_timing_json(w);
+	write_cxl_json(w, cxl);
 	w.end_object();
 	os << "\n";
 }
@@ -162,10 +166,11 @@ int cmd_info(std::ostream &os, bool json)
 		return apps::exit_failure;
 	}
 	const Topology topo = read_topology();
+	const CxlMemory cxl = read_cxl_memory(info.node[1].physical_node, info.node[0].physical_node);
 	if (json)
-		print_json(os, info, topo);
+		print_json(os, info, topo, cxl);
 	else
-		print_text(os, info, topo);
+		print_text(os, info, topo, cxl);
 	return apps::exit_ok;
 }
 

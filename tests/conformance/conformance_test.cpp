@@ -245,6 +245,10 @@ TEST_F(Api, TwoNodeMachineHasACpuLessRemoteNode)
 	ASSERT_EQ(numa_node_to_cpus(physical(0), cpus), 0);
 	EXPECT_GT(numa_bitmask_weight(cpus), 0u) << "local node " << physical(0) << " has no CPUs";
 	numa_free_cpumask(cpus);
+	// vm/run --cxl names the node the CXL region was onlined as.
+	if (const char *want = std::getenv("EMUCXL_EXPECT_REMOTE_NODE")) {
+		EXPECT_EQ(physical(1), std::atoi(want)) << "remote is not the expected (CXL) node";
+	}
 }
 
 // ---- alloc / free ----------------------------------------------------------------

@@ -15,6 +15,14 @@
  * the offset it returns maps exactly that allocation with vm_insert_pages().
  * The pages are not on the LRU: never swapped, never migrated.
  *
+ * ZONE_MOVABLE: a node whose memory is all in ZONE_MOVABLE (CXL memory
+ * onlined by daxctl's default) can hold no unmovable allocation. With
+ * allow_movable (default) the module takes that node's pages from
+ * ZONE_MOVABLE anyway, still pinned, and refuses to let memory holding them
+ * be offlined (EBUSY at once, emucxl_hotplug.c); on a node with memory
+ * outside ZONE_MOVABLE it never does. allow_movable=0 refuses such a node
+ * at load, naming the fix (online it as normal memory).
+ *
  * Lifetime: an allocation (struct emucxl_buf) is reference counted. Its
  * handle holds one reference, every VMA mapping it holds one (taken in mmap
  * and vm_ops->open, dropped in vm_ops->close). EMUCXL_FREE, EMUCXL_EXIT and
@@ -58,6 +66,8 @@
 #include <linux/vmstat.h>
 #include <linux/xarray.h>
 
+#include "emucxl_hotplug.h"
+
 #include "emucxl_uapi.h"
 
 #define EMUCXL_MAX_ORDER	9	/* 2 MiB chunks with 4 KiB pages */
@@ -100,6 +110,11 @@ module_param(remote_node, int, 0444);
 MODULE_PARM_DESC(remote_node,
 		 "Physical node behind logical node 1 (default: first other node with memory and no CPUs, else the highest other node with memory, else local_node)");
 
+static bool allow_movable = true;
+module_param(allow_movable, bool, 0444);
+MODULE_PARM_DESC(allow_movable,
+		 "On a node whose memory is all ZONE_MOVABLE (CXL memory onlined movable), allocate there anyway, pinned, and refuse offlining of memory holding such pages (default Y); N: refuse such a node at load");
+
 static ulong local_capacity_mb;
 module_param(local_capacity_mb, ulong, 0444);
 MODULE_PARM_DESC(local_capacity_mb,
@@ -113,6 +128,7 @@ MODULE_PARM_DESC(remote_capacity_mb,
 /* One logical node. nid and capacity are fixed after module load. */
 struct emucxl_node {
 	int		nid;		/* physical NUMA node */
+	bool		movable;	/* pages from ZONE_MOVABLE (only zone) */
 	u64		capacity;	/* bytes, limit for allocated */
 	spinlock_t	lock;		/* guards allocated and peak */
 	u64		allocated;	/* bytes held by live emucxl_bufs */
@@ -131,6 +147,7 @@ struct emucxl_buf {
 	unsigned long		id;		/* handle, == vm_pgoff of its VMAs */
 	unsigned long		nr_pages;
 	struct page		**pages;	/* nr_pages order-0 pages */
+	struct emucxl_tracked	tracked;	/* for the memory offline check */
 };
 
 /* One session: an open file of the device. */
@@ -157,28 +174,27 @@ static bool emucxl_is_zero(const void *p, size_t len)
 }
 
 /*
- * Memory of a node usable for unmovable allocations: the zones below
- * ZONE_MOVABLE (memory onlined as movable, as CXL memory often is by
- * default, cannot hold pinned pages).
+ * Memory of a node the module allocates from: the zones below ZONE_MOVABLE,
+ * and ZONE_MOVABLE too when it is the node's only memory (movable).
  */
-static u64 emucxl_node_usable_bytes(int nid)
+static u64 emucxl_node_usable_bytes(int nid, bool movable)
 {
 	pg_data_t *pgdat = NODE_DATA(nid);
 	unsigned long pages = 0;
 	int z;
 
-	for (z = 0; z < ZONE_MOVABLE; z++)
+	for (z = 0; z <= (movable ? ZONE_MOVABLE : ZONE_MOVABLE - 1); z++)
 		pages += zone_managed_pages(&pgdat->node_zones[z]);
 	return (u64)pages << PAGE_SHIFT;
 }
 
-static u64 emucxl_node_free_bytes(int nid)
+static u64 emucxl_node_free_bytes(int nid, bool movable)
 {
 	pg_data_t *pgdat = NODE_DATA(nid);
 	unsigned long pages = 0;
 	int z;
 
-	for (z = 0; z < ZONE_MOVABLE; z++)
+	for (z = 0; z <= (movable ? ZONE_MOVABLE : ZONE_MOVABLE - 1); z++)
 		pages += zone_page_state(&pgdat->node_zones[z], NR_FREE_PAGES);
 	return (u64)pages << PAGE_SHIFT;
 }
@@ -225,8 +241,9 @@ static void emucxl_free_pages(struct page **pages, unsigned long nr)
  * down to order 0 when the node has no such chunk. On error the pages
  * allocated so far are freed.
  */
-static int emucxl_alloc_pages(struct emucxl_buf *buf, int nid)
+static int emucxl_alloc_pages(struct emucxl_buf *buf, int nid, bool movable)
 {
+	gfp_t gfp = EMUCXL_GFP | (movable ? __GFP_MOVABLE : 0);
 	unsigned int order = EMUCXL_MAX_ORDER;
 	unsigned long done = 0;
 	struct page *page;
@@ -240,8 +257,7 @@ static int emucxl_alloc_pages(struct emucxl_buf *buf, int nid)
 		while ((1UL << order) > buf->nr_pages - done)
 			order--;
 
-		page = alloc_pages_node(nid,
-					EMUCXL_GFP | (order ? __GFP_NORETRY : 0),
+		page = alloc_pages_node(nid, gfp | (order ? __GFP_NORETRY : 0),
 					order);
 		if (!page) {
 			if (order) {
@@ -297,7 +313,15 @@ static struct emucxl_buf *emucxl_buf_create(struct emucxl_node *node,
 		goto err_free_buf;
 	}
 
-	ret = emucxl_alloc_pages(buf, node->nid);
+	/* tracked before an offline check can look (emucxl_hotplug.c) */
+	emucxl_hotplug_alloc_begin();
+	ret = emucxl_alloc_pages(buf, node->nid, node->movable);
+	if (!ret) {
+		buf->tracked.pages = buf->pages;
+		buf->tracked.nr = nr_pages;
+		emucxl_hotplug_track(&buf->tracked);
+	}
+	emucxl_hotplug_alloc_end();
 	if (ret)
 		goto err_free_array;
 
@@ -316,6 +340,7 @@ static void emucxl_buf_release(struct kref *ref)
 	struct emucxl_buf *buf = container_of(ref, struct emucxl_buf, ref);
 	struct emucxl_node *node = buf->node;
 
+	emucxl_hotplug_untrack(&buf->tracked);
 	emucxl_free_pages(buf->pages, buf->nr_pages);
 	kvfree(buf->pages);
 	emucxl_node_unreserve(node, (u64)buf->nr_pages << PAGE_SHIFT);
@@ -523,7 +548,7 @@ static long emucxl_ioctl_stats(void __user *uarg)
 		spin_unlock(&node->lock);
 		st->capacity = node->capacity;
 		st->free = min(st->capacity - st->allocated,
-			       emucxl_node_free_bytes(node->nid));
+			       emucxl_node_free_bytes(node->nid, node->movable));
 		st->failures = atomic64_read(&node->failures);
 		st->allocations = atomic64_read(&node->allocations);
 	}
@@ -550,7 +575,7 @@ static long emucxl_ioctl_info(void __user *uarg)
 		ni->flags = (node_state(node->nid, N_CPU) ? EMUCXL_NODE_HAS_CPUS : 0) |
 			    (shared ? EMUCXL_NODE_SHARED : 0);
 		ni->capacity = node->capacity;
-		ni->total = emucxl_node_usable_bytes(node->nid);
+		ni->total = emucxl_node_usable_bytes(node->nid, node->movable);
 	}
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
@@ -798,7 +823,7 @@ static ssize_t free_show(struct device *dev, struct device_attribute *attr,
 	spin_unlock(&node->lock);
 	return sysfs_emit(buf, "%llu\n",
 			  min(node->capacity - allocated,
-			      emucxl_node_free_bytes(node->nid)));
+			      emucxl_node_free_bytes(node->nid, node->movable)));
 }
 
 static ssize_t failures_show(struct device *dev, struct device_attribute *attr,
@@ -906,6 +931,7 @@ static int emucxl_default_remote(int local)
 static int emucxl_node_setup(unsigned int lnode, int nid, ulong *capacity_mb)
 {
 	struct emucxl_node *node = &emucxl_nodes[lnode];
+	bool movable = false;
 	u64 usable;
 
 	if (nid < 0 || nid >= nr_node_ids || !node_state(nid, N_MEMORY)) {
@@ -913,11 +939,17 @@ static int emucxl_node_setup(unsigned int lnode, int nid, ulong *capacity_mb)
 		       lnode, nid);
 		return -EINVAL;
 	}
-	usable = emucxl_node_usable_bytes(nid);
-	if (!usable) {
-		pr_err("logical node %u: node %d has no memory outside ZONE_MOVABLE\n",
+	usable = emucxl_node_usable_bytes(nid, false);
+	if (!usable && !allow_movable) {
+		pr_err("logical node %u: node %d has memory only in ZONE_MOVABLE, which cannot hold pinned pages (allow_movable=0); online it as normal memory (daxctl reconfigure-device --no-movable, vm/run --cxl-online normal) or load with allow_movable=1\n",
 		       lnode, nid);
 		return -EINVAL;
+	}
+	if (!usable) {
+		movable = true;
+		usable = emucxl_node_usable_bytes(nid, true);
+		pr_info("logical node %u: node %d is all ZONE_MOVABLE: its pages come from there, pinned; offlining memory that holds them fails with EBUSY\n",
+			lnode, nid);
 	}
 	if (*capacity_mb > (U64_MAX >> 20)) {
 		pr_err("logical node %u: capacity %lu MiB is too large\n",
@@ -940,6 +972,7 @@ static int emucxl_node_setup(unsigned int lnode, int nid, ulong *capacity_mb)
 	}
 
 	node->nid = nid;
+	node->movable = movable;
 	node->capacity = (u64)*capacity_mb << 20;
 	spin_lock_init(&node->lock);
 	node->allocated = 0;
@@ -968,9 +1001,15 @@ static int __init emucxl_module_init(void)
 	if (ret)
 		return ret;
 
+	ret = emucxl_hotplug_init();
+	if (ret) {
+		pr_err("cannot register the memory notifier: %d\n", ret);
+		return ret;
+	}
 	ret = misc_register(&emucxl_misc);
 	if (ret) {
 		pr_err("cannot register /dev/emucxl: %d\n", ret);
+		emucxl_hotplug_exit();
 		return ret;
 	}
 
@@ -984,6 +1023,7 @@ static void __exit emucxl_module_exit(void)
 {
 	/* no session is left: each open file holds a module reference */
 	misc_deregister(&emucxl_misc);
+	emucxl_hotplug_exit();
 }
 
 module_init(emucxl_module_init);

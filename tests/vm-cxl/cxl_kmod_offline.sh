@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# cxl_kmod_offline.sh (vm/run --cxl guest, 6.12): offlining the CXL memory
+# with and without emucxl.ko clients.
+#   - a client holds 64 MiB on the CXL node: offlining the node's memory
+#     (daxctl offline-memory, all blocks) fails at once (EBUSY; on movable
+#     memory emucxl.ko's notifier says why, on normal memory the kernel's
+#     isolation refuses the unmovable pages), no block goes offline where
+#     the client's pages are, and the client's memory is still there;
+#   - no client: offlining succeeds, the node has no memory, an allocation
+#     on it fails with ENOMEM (never lands elsewhere);
+#   - onlined again (same zone): allocations work again.
+source "$(dirname "$0")/cxl.lib"
+source "$(dirname "$0")/../kmod/vm-lib.sh"
+kmod_setup --need-abi-test
+kmod_expect_idle
+[[ $(<"$KMOD_PARAMS_DIR/remote_node") == "$CXL_NODE" ]] ||
+  kmod_fail "emucxl.ko's remote_node is $(<"$KMOD_PARAMS_DIR/remote_node"), not the CXL node $CXL_NODE"
+
+hold_out=$(mktemp)
+"$KMOD_ABI_TEST" --hold 64 1 >"$hold_out" 2>&1 &
+holder=$!
+for _ in $(seq 100); do
+  grep -q held "$hold_out" && break
+  kill -0 "$holder" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q held "$hold_out" || { cat "$hold_out"; kmod_fail "the holder did not start"; }
+[[ $(kmod_counter node1/allocated) == $((64 << 20)) ]] || kmod_fail "node1/allocated is $(kmod_counter node1/allocated)"
+grep -q "N$CXL_NODE=" /proc/"$holder"/numa_maps || kmod_fail "the holder's numa_maps shows no page on node $CXL_NODE"
+
+# 1. With a client: refused, quickly. The timeout is the "never hangs" check:
+#    the kernel would otherwise retry unmovable pages until killed.
+t0=$SECONDS
+if out=$(timeout 60 daxctl offline-memory dax0.0 2>&1); then
+  kill "$holder"; kmod_fail "offlining succeeded while a client held pages there: $out"
+fi
+rc=$?
+((rc != 124)) || { kill "$holder"; kmod_fail "offlining hung (killed after 60 s) instead of failing"; }
+secs=$((SECONDS - t0))
+kill -0 "$holder" 2>/dev/null || kmod_fail "the client died"
+[[ $(kmod_counter node1/allocated) == $((64 << 20)) ]] || kmod_fail "the client's memory is gone"
+if [[ $CXL_ONLINE == movable ]]; then
+  dmesg | grep -q 'emucxl: refusing to offline' || kmod_fail "no 'refusing to offline' message from emucxl.ko in dmesg"
+fi
+kmod_say "offlining with a client holding 64 MiB: refused in ${secs} s ($CXL_ONLINE): ok ($(tail -n1 <<<"$out"))"
+# Blocks without the client's pages may have gone offline: put them back.
+daxctl online-memory $([[ $CXL_ONLINE == normal ]] && echo --no-movable) dax0.0 >/dev/null 2>&1
+
+# 2. Without clients: offlining succeeds, and the node then has nothing.
+kill "$holder"; wait "$holder" 2>/dev/null; rm -f "$hold_out"
+kmod_expect_idle
+if ! out=$(timeout 120 daxctl offline-memory dax0.0 2>&1); then
+  # Normal memory also takes the kernel's own unmovable allocations (that is
+  # why daxctl onlines movable by default): not emucxl's doing.
+  [[ $CXL_ONLINE == normal ]] || kmod_fail "offlining with no client failed: $out"
+  kmod_expect_idle
+  kmod_say "offlining ZONE_NORMAL CXL memory with no emucxl client failed (kernel allocations there: $(tail -n1 <<<"$out")); steps 2-3 not checked in this mode"
+  daxctl online-memory --no-movable dax0.0 >/dev/null 2>&1
+  kmod_check_dmesg
+  kmod_say "passed (step 1 only)"
+  exit 0
+fi
+[[ $(cxl_online_mib) == 0 ]] || kmod_fail "node $CXL_NODE still has $(cxl_online_mib) MiB online"
+out=$(timeout 10 "$KMOD_ABI_TEST" --hold 1 1 2>&1 </dev/null)
+grep -q held <<<"$out" && kmod_fail "an allocation on the offline CXL node succeeded"
+grep -q 'Cannot allocate memory' <<<"$out" || kmod_fail "allocating on the offline node did not fail with ENOMEM: $out"
+kmod_say "offlining with no client: ok; allocating there then: ENOMEM"
+
+# 3. Online again, in the same zone: usable again.
+flags=()
+[[ $CXL_ONLINE == normal ]] && flags=(--no-movable)
+out=$(daxctl online-memory "${flags[@]}" dax0.0 2>&1) || kmod_fail "onlining again failed: $out"
+((($(cxl_online_mib)) > 0)) || kmod_fail "node $CXL_NODE has no memory after onlining again"
+out=$(timeout 10 "$KMOD_ABI_TEST" --hold 16 1 2>&1 </dev/null)
+grep -q held <<<"$out" || kmod_fail "allocating 16 MiB on the onlined-again node failed: $out"
+kmod_expect_idle
+kmod_check_dmesg
+kmod_say "onlined again: ok"
+kmod_say "passed"
