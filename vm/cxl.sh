@@ -31,13 +31,13 @@ vm_cxl_check() {
 }
 
 # vm_cxl_setup: QEMU 10.0 (volatile-memdev needs QEMU >= 8.0), q35 with
-# cxl=on, node 0 only in SRAT (the kernel makes the window's node from CEDT),
-# and the device. Sets qemu_bin, machine, cpu_opts, cxl_qemu,
+# cxl=on, node 0 the only memory node in SRAT (the kernel makes the window's
+# node from CEDT: node 1), and the device. Sets qemu_bin, machine, cpu_opts, cxl_qemu,
 # numa_remote_qemu (empty: no plain node 1), mem_total_mib.
 vm_cxl_setup() {
   "$VM_DIR/fetch-qemu"
   qemu_bin=("$VM_QEMU_DIR/bin" -L "$VM_QEMU_DIR/datadir" -L /usr/share/seabios -L /usr/share/qemu)
-  machine=q35,cxl=on
+  machine=q35,cxl=on,hmat=on
   # Committing a region makes the kernel invalidate CPU caches for the
   # window (cxl_region_invalidate_memregion); with the CPUID hypervisor bit
   # set, x86 says it cannot (cpu_cache_has_invalidate_memregion) and the
@@ -53,6 +53,21 @@ vm_cxl_setup() {
     -device "cxl-rp,port=0,bus=cxl.1,id=cxl_rp0,chassis=0,slot=2"
     -device "cxl-type3,bus=cxl_rp0,volatile-memdev=cxlmem0,id=cxl-vmem0,sn=1"
     -machine "cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=$VM_CXL_WINDOW"
+    # ACPI for the kernel's performance numbers of the CXL path: a Generic
+    # Port (SRAT) for the host bridge, with HMAT entries from node 0's CPUs
+    # to node 0's memory and to that port. The kernel adds the device's own
+    # CDAT (QEMU's defaults) and the link to the port's numbers, and reports
+    # the sums as the CXL node's access0 and the region's access0; they set
+    # its memory tier. Descriptive only: nothing here times an access.
+    # Numbers: local DRAM of vm/profiles (105 ns, 100 GB/s); the port gets
+    # the same latency and a Gen5 x8 link's 25 GB/s.
+    -numa "node,nodeid=1,initiator=0"
+    -object "acpi-generic-port,id=gp0,pci-bus=cxl.1,node=1"
+    -numa "dist,src=0,dst=1,val=$distance"
+    -numa "hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=105"
+    -numa "hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=100G"
+    -numa "hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-latency,latency=105"
+    -numa "hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=25G"
   )
   numa_remote_qemu=()
   mem_total_mib=$local_mib

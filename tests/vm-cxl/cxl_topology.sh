@@ -66,9 +66,9 @@ for d in mbind kmod cuse; do
          "$EMUCXL_BUILD_DIR/apps/emucxlctl/emucxlctl" info --json 2>&1) || cxl_fail "$d: emucxlctl info failed: $json"
   grep -q "\"name\":\"remote\",\"physical_node\":$CXL_NODE," <<<"$json" ||
     cxl_fail "$d: remote is not node $CXL_NODE: $json"
-  for want in '"is_cxl":true' '"region":"region0"' '"memdev":"mem0"' '"dax":"dax0.0"' '"mode":"ram"' \
+  for field in '"is_cxl":true' '"region":"region0"' '"memdev":"mem0"' '"dax":"dax0.0"' '"mode":"ram"' \
               "\"size_bytes\":$((size_mib << 20))" '"interleave_ways":1' "\"zone\":\"$want\"" "\"memory_tier\":$t1"; do
-    grep -qF "$want" <<<"$json" || cxl_fail "$d: emucxlctl info --json lacks $want: $json"
+    grep -qF "$field" <<<"$json" || cxl_fail "$d: emucxlctl info --json lacks $field: $json"
   done
   cxl_say "$d: remote is the CXL node $CXL_NODE; emucxlctl info names region0, mem0, dax0.0"
 done
