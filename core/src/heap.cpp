@@ -46,15 +46,17 @@ Result<std::unique_ptr<Heap>> Heap::create(DriverPtr driver) noexcept
 Heap::~Heap()
 {
 	unregister_heap(generation_);  // waits for a thread retiring into us
-	Block *b = all_;
-	while (b) {
-		Block *next = b->all_next;
-		(void)pagemap_.set(reinterpret_cast<std::uintptr_t>(b->base), b->bytes, nullptr);
+	for (Block *b = all_; b; b = b->all_next) {
+		(void)pagemap_.set(reinterpret_cast<std::uintptr_t>(b->base()), b->bytes(), nullptr);
 		if (Status st = driver_->unmap(b->extent); !st)
-			LOG_ERROR("exit: unmapping %zu bytes at %p failed: %s", b->bytes,
-				  static_cast<void *>(b->base), std::strerror(st.error()));
-		delete b;
-		b = next;
+			LOG_ERROR("exit: unmapping %zu bytes at %p failed: %s", b->bytes(),
+				  static_cast<void *>(b->base()), std::strerror(st.error()));
+	}
+	Block *d = descs_;
+	while (d) {
+		Block *next = d->desc_next;
+		delete d;
+		d = next;
 	}
 }
 
@@ -68,31 +70,69 @@ void Heap::abandon_after_fork() noexcept
 void Heap::all_link(Block *b) noexcept
 {
 	std::lock_guard lk(all_mu_);
+	b->all_prev = nullptr;
 	b->all_next = all_;
 	if (all_)
 		all_->all_prev = b;
 	all_ = b;
 }
 
-// Unregister, unmap and delete a block nobody references any more.
+// Unregister and unmap a block nobody references any more; its descriptor
+// goes back to its kind's pool (lock-free readers may still hold it).
 void Heap::release_block(Block *b) noexcept
+{
+	(void)pagemap_.set(reinterpret_cast<std::uintptr_t>(b->base()), b->bytes(), nullptr);
+	if (Status st = driver_->unmap(b->extent); !st) {
+		// The memory stays mapped but unreachable; say so rather than crash.
+		LOG_ERROR("unmapping %zu bytes at %p failed: %s", b->bytes(),
+			  static_cast<void *>(b->base()), std::strerror(st.error()));
+	}
+	std::lock_guard lk(all_mu_);
+	if (b->all_prev)
+		b->all_prev->all_next = b->all_next;
+	else
+		all_ = b->all_next;
+	if (b->all_next)
+		b->all_next->all_prev = b->all_prev;
+	Block *&pool = pool_[b->small ? b->cls : kNumClasses];
+	b->all_prev = nullptr;
+	b->all_next = pool;
+	pool = b;
+}
+
+// A descriptor for a block of kind `cls` (a class, or -1: large), from the
+// pool or new; not yet linked anywhere but descs_.
+Block *Heap::take_descriptor(int cls) noexcept
 {
 	{
 		std::lock_guard lk(all_mu_);
-		if (b->all_prev)
-			b->all_prev->all_next = b->all_next;
-		else
-			all_ = b->all_next;
-		if (b->all_next)
-			b->all_next->all_prev = b->all_prev;
+		Block *&pool = pool_[cls < 0 ? kNumClasses : static_cast<unsigned>(cls)];
+		if (Block *b = pool) {
+			pool = b->all_next;
+			b->all_next = nullptr;
+			return b;
+		}
 	}
-	(void)pagemap_.set(reinterpret_cast<std::uintptr_t>(b->base), b->bytes, nullptr);
-	if (Status st = driver_->unmap(b->extent); !st) {
-		// The memory stays mapped but unreachable; say so rather than crash.
-		LOG_ERROR("unmapping %zu bytes at %p failed: %s", b->bytes,
-			  static_cast<void *>(b->base), std::strerror(st.error()));
+	auto *b = new (std::nothrow) Block;
+	if (!b)
+		return nullptr;
+	if (cls >= 0) {
+		const auto c = static_cast<unsigned>(cls);
+		b->small = true;
+		b->cls = static_cast<std::uint16_t>(c);
+		b->obj_size = static_cast<std::uint32_t>(class_size(c));
+		b->capacity = static_cast<std::uint32_t>(span_bytes(c) / class_size(c));
+		b->recip = class_recip(c);
+		b->requested.reset(new (std::nothrow) std::atomic<std::uint16_t>[b->capacity]());
+		if (!b->requested) {
+			delete b;
+			return nullptr;
+		}
 	}
-	delete b;
+	std::lock_guard lk(all_mu_);
+	b->desc_next = descs_;
+	descs_ = b;
+	return b;
 }
 
 void Heap::partial_push(ClassState &cs, Block *b) noexcept
@@ -118,10 +158,11 @@ void Heap::partial_remove(ClassState &cs, Block *b) noexcept
 }
 
 // Map `bytes` on `node` (after emptying the large-extent cache if the driver
-// is out of memory) and register a descriptor for them in the page map; with
-// `objects` > 0 the descriptor gets a requested-size slot per object. The
-// caller fills in the rest and links the block.
-Result<Block *> Heap::map_block(std::size_t bytes, int node, std::uint32_t objects) noexcept
+// is out of memory), describe them as a span of class `cls` or (cls -1) one
+// large allocation of `large_size` bytes, then publish the complete
+// descriptor in the page map and link it among the live blocks. No lock is
+// held across the driver call.
+Result<Block *> Heap::map_block(std::size_t bytes, int node, int cls, std::size_t large_size) noexcept
 {
 	auto ext = driver_->map(bytes, node);
 	if (!ext && ext.error() == ENOMEM) {
@@ -131,37 +172,36 @@ Result<Block *> Heap::map_block(std::size_t bytes, int node, std::uint32_t objec
 	if (!ext)
 		return Error{ext.error()};
 
-	auto *b = new (std::nothrow) Block;
-	if (b && objects)
-		b->requested.reset(new (std::nothrow) std::atomic<std::uint16_t>[objects]());
-	if (!b || (objects && !b->requested) ||
-	    !pagemap_.set(reinterpret_cast<std::uintptr_t>(ext->addr), bytes, b)) {
-		delete b;
+	Block *b = take_descriptor(cls);
+	if (!b) {
 		(void)driver_->unmap(ext.value());
 		return Error{ENOMEM};
 	}
-	b->base = static_cast<char *>(ext->addr);
-	b->bytes = bytes;
+	b->base_.store(static_cast<char *>(ext->addr), std::memory_order_relaxed);
+	b->bytes_.store(bytes, std::memory_order_relaxed);
+	b->node_.store(static_cast<std::uint8_t>(node), std::memory_order_relaxed);
 	b->extent = ext.value();
-	b->node = static_cast<std::uint8_t>(node);
+	b->carved = b->free_count = 0;
+	b->free_list = nullptr;
+	b->in_partial = b->empty_cached = false;
+	b->prev = b->next = nullptr;
+	b->large_requested.store(large_size, std::memory_order_relaxed);
+	// Release stores: a reader that finds b in the page map sees all of it.
+	if (!pagemap_.set(reinterpret_cast<std::uintptr_t>(ext->addr), bytes, b)) {
+		(void)driver_->unmap(ext.value());
+		std::lock_guard lk(all_mu_);
+		Block *&pool = pool_[cls < 0 ? kNumClasses : static_cast<unsigned>(cls)];
+		b->all_next = pool;
+		pool = b;
+		return Error{ENOMEM};
+	}
+	all_link(b);
 	return b;
 }
 
 Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
 {
-	const std::size_t bytes = span_bytes(cls);
-	const auto capacity = static_cast<std::uint32_t>(bytes / class_size(cls));
-	auto mb = map_block(bytes, node, capacity);
-	if (!mb)
-		return mb;
-	Block *b = mb.value();
-	b->small = true;
-	b->cls = static_cast<std::uint16_t>(cls);
-	b->obj_size = static_cast<std::uint32_t>(class_size(cls));
-	b->capacity = capacity;
-	b->recip = class_recip(cls);
-	all_link(b);
-	return b;
+	return map_block(span_bytes(cls), node, static_cast<int>(cls), 0);
 }
 
 // ---- small objects -------------------------------------------------------------
@@ -185,7 +225,7 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 	}
 	if (b->empty_cached) {
 		b->empty_cached = false;
-		empty_span_bytes_[node].fetch_sub(b->bytes, std::memory_order_relaxed);
+		empty_span_bytes_[node].fetch_sub(b->bytes(), std::memory_order_relaxed);
 	}
 	if (b->free_count == b->carved && b->carved > 0) {
 		// Entirely free (a spare, typically): take the whole span as a
@@ -193,8 +233,8 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 		b->free_list = nullptr;
 		b->free_count = 0;
 		b->carved = b->capacity;
-		bin.bump = b->base;
-		bin.bump_end = b->base + std::size_t{b->capacity} * b->obj_size;
+		bin.bump = b->base();
+		bin.bump_end = b->base() + std::size_t{b->capacity} * b->obj_size;
 		bin.bump_size = b->obj_size;
 		bin.bump_block = b;
 		bin.bump_dirty = true;
@@ -212,7 +252,7 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 		// this is the last refill until the span is used up (the thread
 		// owns the rest of the span, as in mimalloc's thread-local pages).
 		const std::uint32_t n = b->capacity - b->carved;
-		bin.bump = b->base + std::size_t{b->carved} * b->obj_size;
+		bin.bump = b->base() + std::size_t{b->carved} * b->obj_size;
 		bin.bump_end = bin.bump + std::size_t{n} * b->obj_size;
 		bin.bump_size = b->obj_size;
 		bin.bump_block = b;
@@ -235,12 +275,12 @@ void Heap::note_freed(ClassState &cs, Block *b) noexcept
 		partial_push(cs, b);
 	if (b->free_count != b->carved || b->empty_cached)
 		return;
-	auto &spare = empty_span_bytes_[b->node];
-	if (spare.fetch_add(b->bytes, std::memory_order_relaxed) + b->bytes <= kSpareSpanBytes) {
+	auto &spare = empty_span_bytes_[b->node()];
+	if (spare.fetch_add(b->bytes(), std::memory_order_relaxed) + b->bytes() <= kSpareSpanBytes) {
 		b->empty_cached = true;
 		return;
 	}
-	spare.fetch_sub(b->bytes, std::memory_order_relaxed);
+	spare.fetch_sub(b->bytes(), std::memory_order_relaxed);
 	partial_remove(cs, b);
 	release_block(b);
 }
@@ -323,7 +363,7 @@ Block *Heap::large_cache_take(std::size_t bytes, int node) noexcept
 	LargeCache &c = large_cache_[node];
 	std::lock_guard lk(c.mu);
 	for (Block *b = c.head; b; b = b->next) {
-		if (b->bytes < bytes || b->bytes - bytes > bytes / 4)
+		if (b->bytes() < bytes || b->bytes() - bytes > bytes / 4)
 			continue;  // too small, or would waste more than a quarter
 		if (b->prev)
 			b->prev->next = b->next;
@@ -332,7 +372,7 @@ Block *Heap::large_cache_take(std::size_t bytes, int node) noexcept
 		if (b->next)
 			b->next->prev = b->prev;
 		b->prev = b->next = nullptr;
-		c.bytes -= b->bytes;
+		c.bytes -= b->bytes();
 		return b;
 	}
 	return nullptr;
@@ -340,18 +380,18 @@ Block *Heap::large_cache_take(std::size_t bytes, int node) noexcept
 
 bool Heap::large_cache_put(Block *b) noexcept
 {
-	if (b->bytes > kLargeCacheMaxExtent)
+	if (b->bytes() > kLargeCacheMaxExtent)
 		return false;
-	LargeCache &c = large_cache_[b->node];
+	LargeCache &c = large_cache_[b->node()];
 	std::lock_guard lk(c.mu);
-	if (c.bytes + b->bytes > kLargeCacheBytes)
+	if (c.bytes + b->bytes() > kLargeCacheBytes)
 		return false;
 	b->prev = nullptr;
 	b->next = c.head;
 	if (c.head)
 		c.head->prev = b;
 	c.head = b;
-	c.bytes += b->bytes;
+	c.bytes += b->bytes();
 	return true;
 }
 
@@ -378,31 +418,28 @@ Result<void *> Heap::alloc_large(std::size_t size, int node) noexcept
 		return Error{ENOMEM};  // larger than the address space
 	const std::size_t bytes = round_to_pages(size);
 	if (Block *b = large_cache_take(bytes, node)) {
-		std::memset(b->base, 0, size);  // beyond `size`, growth zeroes (resize)
+		std::memset(b->base(), 0, size);  // beyond `size`, growth zeroes (resize)
 		b->large_requested.store(size, std::memory_order_release);
 		requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
-		return static_cast<void *>(b->base);
+		return static_cast<void *>(b->base());
 	}
-	auto mb = map_block(bytes, node, 0);
+	auto mb = map_block(bytes, node, -1, size);
 	if (!mb)
 		return Error{mb.error()};
-	Block *b = mb.value();
-	b->large_requested.store(size, std::memory_order_release);
-	all_link(b);
 	requested_[node].fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
-	return static_cast<void *>(b->base);
+	return static_cast<void *>(mb.value()->base());
 }
 
 Status Heap::free_large(Block *b, void *p, std::size_t size) noexcept
 {
-	if (p != b->base)
+	if (p != b->base())
 		return Error{EINVAL};
 	std::size_t expected = b->large_requested.load(std::memory_order_acquire);
 	if (expected == 0 || (size != 0 && size != expected))
 		return Error{EINVAL};
 	if (!b->large_requested.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
 		return Error{EINVAL};
-	requested_[b->node].fetch_sub(static_cast<std::int64_t>(expected),
+	requested_[b->node()].fetch_sub(static_cast<std::int64_t>(expected),
 				      std::memory_order_relaxed);
 	if (!large_cache_put(b))
 		release_block(b);
@@ -417,22 +454,34 @@ bool Heap::find(const void *addr, Allocation *out) const noexcept
 	Block *b = pagemap_.lookup(a);
 	if (!b)
 		return false;
-	const std::size_t off = a - reinterpret_cast<std::uintptr_t>(b->base);
+	// b may be released and reused for another block while we read it (a
+	// stale pointer racing with a free): read its state once, then check
+	// that it still stands for the same block.
+	char *const base = b->base();
+	const int node = b->node();
+	const auto ubase = reinterpret_cast<std::uintptr_t>(base);
+	if (a < ubase || a - ubase >= b->bytes())
+		return false;
+	const std::size_t off = a - ubase;
+	Allocation found;
 	if (!b->small) {
 		const std::size_t size = b->large_requested.load(std::memory_order_acquire);
 		if (size == 0 || off >= size)
 			return false;
-		*out = {b->base, size, b->node};
-		return true;
+		found = {base, size, node};
+	} else {
+		const std::size_t idx = off / b->obj_size;
+		if (idx >= b->capacity)
+			return false;  // the tail of a span that holds no whole object
+		const std::size_t size = b->requested[idx].load(std::memory_order_acquire);
+		const std::size_t start = idx * b->obj_size;
+		if (size == 0 || off - start >= size)
+			return false;
+		found = {base + start, size, node};
 	}
-	const std::size_t idx = off / b->obj_size;
-	if (idx >= b->capacity)
-		return false;  // the tail of a span that holds no whole object
-	const std::size_t size = b->requested[idx].load(std::memory_order_acquire);
-	const std::size_t start = idx * b->obj_size;
-	if (size == 0 || off - start >= size)
-		return false;
-	*out = {b->base + start, size, b->node};
+	if (pagemap_.lookup(a) != b || b->base() != base)
+		return false;  // released (and perhaps reused) meanwhile
+	*out = found;
 	return true;
 }
 
@@ -442,16 +491,18 @@ Result<void *> Heap::resize(void *p, std::size_t size) noexcept
 	if (!find(p, &a) || a.start != p || size == 0)
 		return Error{EINVAL};
 	Block *b = pagemap_.lookup(reinterpret_cast<std::uintptr_t>(p));
+	if (!b)
+		return Error{EINVAL};  // freed by another thread meanwhile
 
 	// In place when the new size needs the same object or the same pages.
 	const bool fits = b->small ? (size <= kMaxSmall && size_class(size) == b->cls)
-				   : (size > kMaxSmall && round_to_pages(size) <= b->bytes &&
-				      b->bytes - round_to_pages(size) <= b->bytes / 4);
+				   : (size > kMaxSmall && round_to_pages(size) <= b->bytes() &&
+				      b->bytes() - round_to_pages(size) <= b->bytes() / 4);
 	if (fits) {
 		if (size > a.size)  // the added bytes may hold an earlier owner's data
 			std::memset(a.start + a.size, 0, size - a.size);
 		if (b->small) {
-			auto idx = static_cast<std::size_t>(a.start - b->base) / b->obj_size;
+			auto idx = static_cast<std::size_t>(a.start - b->base()) / b->obj_size;
 			auto old = static_cast<std::uint16_t>(a.size);
 			if (!b->requested[idx].compare_exchange_strong(
 				    old, static_cast<std::uint16_t>(size), std::memory_order_acq_rel))

@@ -5,8 +5,9 @@
 // Map of the types:
 //   Heap        one per initialised library; owns the driver and every block.
 //   Block       one driver extent: a *span* of equal-sized small objects, or
-//               one *large* allocation. Descriptors live in ordinary memory,
-//               so node memory holds nothing but user data.
+//               one *large* allocation. Descriptors live in ordinary memory
+//               and are type-stable (recycled, never freed while the heap
+//               lives).
 //   ClassState  per (node, size class): the spans that still have room,
 //               under that class's own lock.
 //   ThreadCache per thread: a short free list per (node, class). The fast
@@ -38,16 +39,29 @@
 
 namespace emucxl {
 
+// A descriptor is type-stable: created for one kind of block (a span of one
+// class, or a large allocation) and, when its block is released, kept on
+// that kind's pool for the next block of the kind, never freed while the
+// heap lives. So a lock-free query or free that looked it up through a
+// stale pointer reads a descriptor, never freed memory; the fields it reads
+// are immutable or atomic, and it re-checks base() afterwards. A block is
+// published in the page map only once its descriptor is complete.
 struct Block {
-	char *base = nullptr;       // == extent.addr
-	std::size_t bytes = 0;      // == extent.length
-	Extent extent;              // as the driver returned it
-	std::uint8_t node = 0;      // logical node
+	// Immutable for the descriptor's life (set before its first publication):
 	bool small = false;         // span of small objects, else one large allocation
 	std::uint16_t cls = 0;      // small: size class
 	std::uint32_t obj_size = 0; // small: class_size(cls)
 	std::uint32_t capacity = 0; // small: objects in the span
 	std::uint64_t recip = 0;    // small: class_recip(cls)
+	// Small: requested size per object, 0 when free (all 0 while pooled).
+	std::unique_ptr<std::atomic<std::uint16_t>[]> requested;
+
+	// Per block the descriptor stands for; read by lock-free paths, hence atomic.
+	char *base() const noexcept { return base_.load(std::memory_order_relaxed); }
+	std::size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
+	int node() const noexcept { return node_.load(std::memory_order_relaxed); }
+	std::atomic<std::size_t> large_requested{0};  // large: size asked for, 0 once freed
+	Extent extent;              // as the driver returned it (owner only)
 
 	// Small spans, under the class lock:
 	std::uint32_t carved = 0;     // objects [0, carved) were handed out at least once
@@ -56,12 +70,13 @@ struct Block {
 	bool in_partial = false;      // on the class's list of spans with room
 	bool empty_cached = false;    // fully free, kept as a spare (empty_span_bytes_)
 
-	// Small: requested size per object, 0 when free. Large: element 0 only.
-	std::unique_ptr<std::atomic<std::uint16_t>[]> requested;
-	std::atomic<std::size_t> large_requested{0};  // large: size asked for, 0 once freed
-
 	Block *prev = nullptr, *next = nullptr;          // class partial list, or large cache
-	Block *all_prev = nullptr, *all_next = nullptr;  // every block of the heap
+	Block *all_prev = nullptr, *all_next = nullptr;  // live blocks of the heap, or the pool
+	Block *desc_next = nullptr;                      // every descriptor (immutable once linked)
+
+	std::atomic<char *> base_{nullptr};      // == extent.addr
+	std::atomic<std::size_t> bytes_{0};      // == extent.length
+	std::atomic<std::uint8_t> node_{0};      // logical node
 };
 
 // What find() says about an address inside a live allocation.
@@ -160,7 +175,8 @@ private:
 	__attribute__((noinline)) Result<void *> alloc_large(std::size_t size, int node) noexcept;
 	__attribute__((noinline)) Status free_large(Block *b, void *p, std::size_t size) noexcept;
 	void flush_bin(unsigned cls, int node, struct ThreadCache &tc, std::uint32_t keep) noexcept;
-	Result<Block *> map_block(std::size_t bytes, int node, std::uint32_t objects) noexcept;
+	Result<Block *> map_block(std::size_t bytes, int node, int cls, std::size_t large_size) noexcept;
+	Block *take_descriptor(int cls) noexcept;
 	Result<Block *> new_span(unsigned cls, int node) noexcept;
 	void release_block(Block *b) noexcept;
 	void flush_all_bins(struct ThreadCache &tc) noexcept;
@@ -186,8 +202,11 @@ private:
 	void large_cache_drain(int node) noexcept;
 	LargeCache large_cache_[kNumNodes];
 
-	std::mutex all_mu_;  // every block; slow paths only
-	Block *all_ = nullptr;
+	std::mutex all_mu_;  // the lists below; slow paths only
+	Block *all_ = nullptr;   // live blocks
+	Block *descs_ = nullptr; // every descriptor, live or pooled (deleted with the heap)
+	// Pooled descriptors per kind: [cls] spans of a class, [kNumClasses] large.
+	Block *pool_[kNumClasses + 1] = {};
 	// Bytes asked for per node by threads that have exited; live threads
 	// keep their share in their ThreadCache.
 	std::atomic<std::int64_t> requested_[kNumNodes]{};
@@ -231,7 +250,7 @@ Result<void *> Heap::alloc(std::size_t size, int node) noexcept
 		if (Status st = refill(cls, node, *tc); !st)
 			return Error{st.error()};
 	}
-	const std::uint32_t idx = index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base));
+	const std::uint32_t idx = index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base()));
 	// Only the requested bytes can be seen; an in-place resize zeroes what
 	// it adds.
 	b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
@@ -247,7 +266,8 @@ Status Heap::free(void *p, std::size_t size) noexcept
 	if (__builtin_expect(!b->small, 0))
 		return free_large(b, p, size);
 
-	const std::size_t off = static_cast<std::size_t>(static_cast<char *>(p) - b->base);
+	char *const base = b->base();
+	const std::size_t off = static_cast<std::size_t>(static_cast<char *>(p) - base);
 	const std::uint32_t idx = index_of(b, off);
 	if (__builtin_expect(off != std::size_t{idx} * b->obj_size || idx >= b->capacity, 0))
 		return Error{EINVAL};  // not the start of an object
@@ -261,14 +281,19 @@ Status Heap::free(void *p, std::size_t size) noexcept
 	const std::uint16_t expected = b->requested[idx].load(std::memory_order_acquire);
 	if (__builtin_expect(expected == 0 || (size != 0 && size != expected), 0))
 		return Error{EINVAL};  // already free, or the wrong size
+	// A stale pointer whose span was released and its descriptor reused for
+	// a span elsewhere meanwhile: not ours to free.
+	if (__builtin_expect(b->base() != base, 0))
+		return Error{EINVAL};
 	b->requested[idx].store(0, std::memory_order_release);
-	count(*tc, b->node, -static_cast<std::int64_t>(expected));
+	const int node = b->node();
+	count(*tc, node, -static_cast<std::int64_t>(expected));
 
-	ThreadCache::Bin &bin = tc->bins[b->node][b->cls];
+	ThreadCache::Bin &bin = tc->bins[node][b->cls];
 	make_free(p, bin.head, b);
 	bin.head = p;
 	if (__builtin_expect(++bin.count > kBinLimit[b->cls], 0))
-		flush_bin(b->cls, b->node, *tc, kBinLimit[b->cls] / 2);
+		flush_bin(b->cls, node, *tc, kBinLimit[b->cls] / 2);
 	return {};
 }
 
