@@ -166,7 +166,13 @@ Result<Block *> Heap::map_block(std::size_t bytes, int node, int cls, std::size_
 {
 	auto ext = driver_->map(bytes, node);
 	if (!ext && ext.error() == ENOMEM) {
-		large_cache_drain(node);  // give the cached memory back, then try again
+		// Out of memory on the node: give back what the heap keeps for
+		// reuse (cached large extents, this thread's cached objects, then
+		// the spare spans they may have emptied), then try again. Other
+		// threads' caches stay: their owners use them without a lock.
+		large_cache_drain(node);
+		flush_current_thread();
+		release_spare_spans(node);
 		ext = driver_->map(bytes, node);
 	}
 	if (!ext)
@@ -183,7 +189,7 @@ Result<Block *> Heap::map_block(std::size_t bytes, int node, int cls, std::size_
 	b->extent = ext.value();
 	b->carved = b->free_count = 0;
 	b->free_list = nullptr;
-	b->in_partial = b->empty_cached = false;
+	b->in_partial = b->empty_cached = b->recycled = false;
 	b->prev = b->next = nullptr;
 	b->large_requested.store(large_size, std::memory_order_relaxed);
 	// Release stores: a reader that finds b in the page map sees all of it.
@@ -213,13 +219,18 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 	ClassState &cs = classes_[node][cls];
 	ThreadCache::Bin &bin = tc.bins[node][cls];
 	const std::uint32_t want = std::max<std::uint32_t>(1, kBinLimit[cls] / 2);
-	std::lock_guard lk(cs.mu);
+	std::unique_lock lk(cs.mu);
 
 	Block *b = cs.partial;
 	if (!b) {
+		// A driver call (mmap + mbind + populate + mlock, or a device
+		// round trip) is slow: make it without the class lock, so other
+		// threads of this class are not stalled behind it.
+		lk.unlock();
 		auto nb = new_span(cls, node);
 		if (!nb)
 			return Error{nb.error()};
+		lk.lock();
 		b = nb.value();
 		partial_push(cs, b);
 	}
@@ -228,17 +239,15 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 		empty_span_bytes_[node].fetch_sub(b->bytes(), std::memory_order_relaxed);
 	}
 	if (b->free_count == b->carved && b->carved > 0) {
-		// Entirely free (a spare, typically): take the whole span as a
-		// bump range again instead of walking its free list 32 at a time.
+		// Entirely free (a spare, typically): carve it again from the
+		// start rather than walk its free list; its objects are no longer
+		// zero.
 		b->free_list = nullptr;
 		b->free_count = 0;
-		b->carved = b->capacity;
-		bin.bump = b->base();
-		bin.bump_end = b->base() + std::size_t{b->capacity} * b->obj_size;
-		bin.bump_size = b->obj_size;
-		bin.bump_block = b;
-		bin.bump_dirty = true;
-	} else if (b->free_list) {
+		b->carved = 0;
+		b->recycled = true;
+	}
+	if (b->free_list) {
 		while (bin.count < want && b->free_list) {
 			void *obj = b->free_list;
 			b->free_list = free_next(obj);
@@ -248,20 +257,38 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 			bin.count++;
 		}
 	} else {
-		// All the span's fresh objects: bumping costs nothing per object, so
-		// this is the last refill until the span is used up (the thread
-		// owns the rest of the span, as in mimalloc's thread-local pages).
-		const std::uint32_t n = b->capacity - b->carved;
+		// A chunk of never-carved objects: bumping costs nothing per
+		// object, and the chunk is small (bump_chunk) so that what an idle
+		// thread holds stays bounded.
+		const std::uint32_t n = std::min(b->capacity - b->carved, bump_chunk(cls));
 		bin.bump = b->base() + std::size_t{b->carved} * b->obj_size;
 		bin.bump_end = bin.bump + std::size_t{n} * b->obj_size;
 		bin.bump_size = b->obj_size;
 		bin.bump_block = b;
-		bin.bump_dirty = false;
+		bin.bump_dirty = b->recycled;
 		b->carved += n;
 	}
 	if (!b->free_list && b->carved == b->capacity)
 		partial_remove(cs, b);
 	return {};
+}
+
+// Out of memory: give every spare span of the node back to the driver.
+void Heap::release_spare_spans(int node) noexcept
+{
+	for (ClassState &cs : classes_[node]) {
+		std::lock_guard lk(cs.mu);
+		for (Block *b = cs.partial; b;) {
+			Block *next = b->next;
+			if (b->empty_cached) {
+				b->empty_cached = false;
+				empty_span_bytes_[node].fetch_sub(b->bytes(), std::memory_order_relaxed);
+				partial_remove(cs, b);
+				release_block(b);
+			}
+			b = next;
+		}
+	}
 }
 
 // A freed object went back onto b's list (class lock held): put the span
@@ -300,9 +327,9 @@ void Heap::return_bump(ClassState &cs, ThreadCache::Bin &bin) noexcept
 		note_freed(cs, b);
 }
 
-// Return all but `keep` objects of a bin's list to their spans; with keep 0
-// the bump range too.
-void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep) noexcept
+// Return all but `keep` objects of a bin's list to their spans, and with
+// `with_bump` the bump range too.
+void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep, bool with_bump) noexcept
 {
 	ClassState &cs = classes_[node][cls];
 	ThreadCache::Bin &bin = tc.bins[node][cls];
@@ -325,7 +352,7 @@ void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep
 		b->free_count += n;
 		note_freed(cs, b);
 	}
-	if (keep == 0 && bin.bump != bin.bump_end)
+	if (with_bump && bin.bump != bin.bump_end)
 		return_bump(cs, bin);
 }
 
@@ -334,7 +361,7 @@ void Heap::flush_all_bins(ThreadCache &tc) noexcept
 	for (int node = 0; node < kNumNodes; node++)
 		for (unsigned cls = 0; cls < kNumClasses; cls++)
 			if (tc.bins[node][cls].count || tc.bins[node][cls].bump != tc.bins[node][cls].bump_end)
-				flush_bin(cls, node, tc, 0);
+				flush_bin(cls, node, tc, 0, true);
 }
 
 void Heap::retire_thread_cache(ThreadCache &tc) noexcept
@@ -550,8 +577,10 @@ Result<void *> Heap::migrate(void *p, int node) noexcept
 
 std::size_t Heap::stats(int node) const noexcept
 {
-	const std::int64_t v = requested_[node].load(std::memory_order_relaxed) +
-			       thread_requested(generation_, node);
+	// The exited threads' share and the live threads' under one lock, which
+	// a retiring thread also holds to move its share from one to the other:
+	// a read never sees it in neither (or both).
+	const std::int64_t v = thread_requested(generation_, node, &requested_[node]);
 	return v > 0 ? static_cast<std::size_t>(v) : 0;
 }
 

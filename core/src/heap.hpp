@@ -69,6 +69,7 @@ struct Block {
 	void *free_list = nullptr;    // intrusive list of free carved objects
 	bool in_partial = false;      // on the class's list of spans with room
 	bool empty_cached = false;    // fully free, kept as a spare (empty_span_bytes_)
+	bool recycled = false;        // objects [carved, capacity) were used before: not zero
 
 	Block *prev = nullptr, *next = nullptr;          // class partial list, or large cache
 	Block *all_prev = nullptr, *all_next = nullptr;  // live blocks of the heap, or the pool
@@ -174,11 +175,13 @@ private:
 	void note_freed(ClassState &cs, Block *b) noexcept;
 	__attribute__((noinline)) Result<void *> alloc_large(std::size_t size, int node) noexcept;
 	__attribute__((noinline)) Status free_large(Block *b, void *p, std::size_t size) noexcept;
-	void flush_bin(unsigned cls, int node, struct ThreadCache &tc, std::uint32_t keep) noexcept;
+	void flush_bin(unsigned cls, int node, struct ThreadCache &tc, std::uint32_t keep,
+		       bool with_bump = false) noexcept;
 	Result<Block *> map_block(std::size_t bytes, int node, int cls, std::size_t large_size) noexcept;
 	Block *take_descriptor(int cls) noexcept;
 	Result<Block *> new_span(unsigned cls, int node) noexcept;
 	void release_block(Block *b) noexcept;
+	void release_spare_spans(int node) noexcept;
 	void flush_all_bins(struct ThreadCache &tc) noexcept;
 	void partial_push(ClassState &cs, Block *b) noexcept;
 	void partial_remove(ClassState &cs, Block *b) noexcept;

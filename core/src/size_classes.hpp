@@ -76,11 +76,30 @@ constexpr std::uint32_t index_by_recip(std::size_t off, std::uint64_t recip) noe
 
 static_assert(span_bytes(kNumClasses - 1) <= (std::size_t{1} << 20), "index_by_recip is exact below 1 MiB");
 
-// Objects a thread may keep per (node, class): up to 64, about 128 KiB at most.
+// What one thread may hold per (node, class), bounded so that idle threads
+// cannot park a capacity-limited node's memory (issue 11: <= 24 MiB a node
+// with nothing live and 64 idle threads):
+//  - free objects in its bin: up to 64, at most 8 KiB of them; objects
+//    above 4 KiB are not kept at all (their free goes straight back to the
+//    span: the lock costs little next to using 4 KiB);
+//  - never-used objects reserved for bumping: at most 4 KiB (one object
+//    for the classes above that).
+inline constexpr std::size_t kBinBytes = std::size_t{8} << 10;       // 8 KiB
+inline constexpr std::size_t kBinMaxObject = std::size_t{4} << 10;   // 4 KiB
+inline constexpr std::size_t kBumpChunkBytes = std::size_t{4} << 10; // 4 KiB
+
 constexpr std::uint32_t bin_limit(unsigned cls) noexcept
 {
-	const std::size_t n = (std::size_t{128} << 10) / class_size(cls);
-	return static_cast<std::uint32_t>(n < 4 ? 4 : n > 64 ? 64 : n);
+	if (class_size(cls) > kBinMaxObject)
+		return 0;
+	const std::size_t n = kBinBytes / class_size(cls);
+	return static_cast<std::uint32_t>(n < 2 ? 2 : n > 64 ? 64 : n);
+}
+
+constexpr std::uint32_t bump_chunk(unsigned cls) noexcept
+{
+	const std::size_t n = kBumpChunkBytes / class_size(cls);
+	return static_cast<std::uint32_t>(n < 1 ? 1 : n);
 }
 
 inline constexpr auto kBinLimit = [] {

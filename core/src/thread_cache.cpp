@@ -131,10 +131,11 @@ void fork_child() noexcept
 	g_heaps_mu.unlock();
 }
 
-std::int64_t thread_requested(std::uint64_t generation, int node) noexcept
+std::int64_t thread_requested(std::uint64_t generation, int node,
+			      const std::atomic<std::int64_t> *exited) noexcept
 {
 	std::lock_guard lk(g_mu);
-	std::int64_t sum = 0;
+	std::int64_t sum = exited->load(std::memory_order_relaxed);
 	for (ThreadCache *tc = g_caches; tc; tc = tc->next)
 		if (tc->generation == generation)
 			sum += tc->requested[node].load(std::memory_order_relaxed);

@@ -83,8 +83,10 @@ void fork_prepare() noexcept;
 void fork_parent() noexcept;
 void fork_child() noexcept;
 
-// Sum of the live threads' statistics for a heap generation and node.
-std::int64_t thread_requested(std::uint64_t generation, int node) noexcept;
+// `exited` (the heap's share of exited threads) plus the live threads'
+// statistics for a heap generation and node, read under the registry lock.
+std::int64_t thread_requested(std::uint64_t generation, int node,
+			      const std::atomic<std::int64_t> *exited) noexcept;
 
 // Move a retiring thread's statistics into `total` (the heap's share of
 // exited threads), atomically with respect to thread_requested().
