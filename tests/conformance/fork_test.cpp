@@ -157,7 +157,7 @@ TEST(Lifecycle, ForkWhileOtherThreadsAllocateDoesNotDeadlockTheChild)
 				// Small sizes of many classes (refills, flushes under class
 				// locks), large ones (driver calls, the extent cache), and
 				// short-lived threads (thread-exit retirement, the registry).
-				const std::size_t size = (i % 64 == 0) ? (1 + i % 3) * kMiB : 16 + (i * 97 + t) % 20000;
+				const std::size_t size = (i % 64 == 0) ? (1 + i % 3) * (kMiB / 8) : 16 + (i * 97 + t) % 20000;
 				if (void *p = emucxl_alloc(size, static_cast<int>(i & 1)))
 					live.emplace_back(p, size);
 				if (live.size() > 256 || (i % 7 == 0 && !live.empty())) {
@@ -173,7 +173,7 @@ TEST(Lifecycle, ForkWhileOtherThreadsAllocateDoesNotDeadlockTheChild)
 		});
 	}
 	int bad = 0;
-	for (int round = 0; round < 40 && !bad; round++) {
+	for (int round = 0; round < 12 && !bad; round++) {
 		const int status = in_child([]() -> int {
 			CHILD_CHECK(emucxl_init() == 0);
 			std::vector<void *> v;
@@ -182,11 +182,11 @@ TEST(Lifecycle, ForkWhileOtherThreadsAllocateDoesNotDeadlockTheChild)
 				CHILD_CHECK(p != nullptr);
 				v.push_back(p);
 			}
-			void *big = emucxl_alloc(3 * kMiB, 1);
-			CHILD_CHECK(big != nullptr && all_zero(big, 3 * kMiB));
+			void *big = emucxl_alloc(kMiB, 1);
+			CHILD_CHECK(big != nullptr && all_zero(big, kMiB));
 			for (int i = 0; i < 200; i++)
 				emucxl_free(v[static_cast<std::size_t>(i)], static_cast<std::size_t>(16 + i * 150));
-			emucxl_free(big, 3 * kMiB);
+			emucxl_free(big, kMiB);
 			CHILD_CHECK(emucxl_stats(0) == 0 && emucxl_stats(1) == 0);
 			emucxl_exit();
 			return 0;
