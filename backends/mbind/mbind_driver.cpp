@@ -8,12 +8,10 @@
 // failing, so map() first checks the node's free memory, keeping a headroom,
 // and then faults the pages in under MPOL_PREFERRED, verifies them with
 // move_pages and binds them (see place()).
-#include <linux/capability.h>
 #include <numa.h>
 #include <numaif.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,23 +33,31 @@ namespace {
 // Memory left on a node for the kernel and everyone else: 64 MiB or 1/32.
 long long headroom(long long total) { return std::max(64LL << 20, total / 32); }
 
-// Can this process lock all the memory it maps? With CAP_IPC_LOCK or an
-// unlimited RLIMIT_MEMLOCK, yes; otherwise the limit (8 MiB by default on
-// most distributions) would fail emucxl long before the node is full.
+// Can this process lock all the memory it maps? With an unlimited
+// RLIMIT_MEMLOCK, yes. Otherwise only if the kernel waives the limit, which
+// it does for CAP_IPC_LOCK in the initial user namespace: capget alone
+// cannot tell (inside a user namespace it reports the namespace's
+// capabilities), so ask mlock itself, on a read-only mapping one page larger
+// than the limit: it checks the limit first, and read faults of anonymous
+// memory map the shared zero page, so the probe costs page tables only. Otherwise the limit (8 MiB by default on most
+// distributions) would fail emucxl long before the node is full.
 bool can_pin(rlim_t *limit)
 {
-	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2] = {};
-	if (syscall(SYS_capget, &hdr, data) == 0 &&
-	    (data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK)))
-		return true;
 	struct rlimit rl = {};
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
-		*limit = rl.rlim_cur;
-		return rl.rlim_cur == RLIM_INFINITY;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0) {
+		*limit = 0;
+		return false;
 	}
-	*limit = 0;
-	return false;
+	*limit = rl.rlim_cur;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	const std::size_t probe = (static_cast<std::size_t>(rl.rlim_cur) & ~std::size_t{4095}) + 4096;
+	void *p = mmap(nullptr, probe, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	const bool ok = mlock(p, probe) == 0;
+	munmap(p, probe);  // unlocks too
+	return ok;
 }
 
 class MbindDriver final : public Driver {

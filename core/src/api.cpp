@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -342,13 +343,13 @@ static bool checked_move(void *dst, std::uintptr_t dst_anchor, const void *src,
 	Heap *h = heap_or_enodev(fn);
 	if (!h)
 		return false;
+	if (n == 0)
+		return true;  // as libc: nothing to touch, so NULL is fine
 	if (!dst || !src) {
 		LOG_WARN("%s: NULL %s", fn, dst ? "source" : "destination");
 		errno = EINVAL;
 		return false;
 	}
-	if (n == 0)
-		return true;
 	if (check_range(*h, src_anchor, reinterpret_cast<std::uintptr_t>(src), n, fn, "source") ==
 		    RangeCheck::bad ||
 	    check_range(*h, dst_anchor, reinterpret_cast<std::uintptr_t>(dst), n, fn,
@@ -381,6 +382,8 @@ void *emucxl_memset(void *addr, int value, size_t n)
 	Heap *h = heap_or_enodev("emucxl_memset");
 	if (!h)
 		return nullptr;
+	if (n == 0)
+		return addr;  // as libc: nothing to touch, so NULL is fine
 	if (!addr) {
 		LOG_WARN("emucxl_memset: NULL address");
 		return fail(EINVAL, static_cast<void *>(nullptr));
@@ -424,18 +427,30 @@ int emucxl_get_info(struct emucxl_info *info)
 		LOG_WARN("emucxl_get_info: NULL info");
 		return fail(EINVAL, -1);
 	}
-	const Topology &t = h->topology();
-	std::memset(info, 0, sizeof(*info));
-	info->struct_size = sizeof(*info);
-	info->api_version = EMUCXL_API_VERSION;
-	const std::string_view name = h->driver().name();
-	std::memcpy(info->driver, name.data(), std::min(name.size(), sizeof(info->driver) - 1));
-	for (int n = 0; n < kNumNodes; n++) {
-		info->node[n].physical_node = t.node[n].physical_node;
-		info->node[n].capacity = t.node[n].capacity;
+	// The caller's struct may be older (smaller) or newer (larger) than
+	// ours: write only the bytes both know, and say how many that is.
+	std::uint32_t want = info->struct_size;
+	if (want == 0)
+		want = sizeof(*info);  // callers from before struct_size was an input
+	if (want < offsetof(emucxl_info, driver)) {
+		LOG_WARN("emucxl_get_info: struct_size %u is smaller than the header (%zu bytes)",
+			 want, offsetof(emucxl_info, driver));
+		return fail(EINVAL, -1);
 	}
-	info->remote_is_separate = t.remote_is_separate;
-	info->pinned = t.pinned;
+	const Topology &t = h->topology();
+	emucxl_info mine{};
+	const std::size_t n = std::min<std::size_t>(want, sizeof(mine));
+	mine.struct_size = static_cast<std::uint32_t>(n);
+	mine.api_version = EMUCXL_API_VERSION;
+	const std::string_view name = h->driver().name();
+	std::memcpy(mine.driver, name.data(), std::min(name.size(), sizeof(mine.driver) - 1));
+	for (int n_ = 0; n_ < kNumNodes; n_++) {
+		mine.node[n_].physical_node = t.node[n_].physical_node;
+		mine.node[n_].capacity = t.node[n_].capacity;
+	}
+	mine.remote_is_separate = t.remote_is_separate;
+	mine.pinned = t.pinned;
+	std::memcpy(info, &mine, n);
 	return 0;
 }
 

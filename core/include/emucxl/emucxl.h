@@ -117,8 +117,15 @@ struct emucxl_node_info {
 	uint64_t capacity;      /* bytes this driver lets us place there */
 };
 
+/*
+ * Versioned by size: the caller sets struct_size to sizeof(struct
+ * emucxl_info) as it was compiled (0 means "this header's size", for callers
+ * written before it was an input); the library writes at most that many
+ * bytes, the fields both know, and sets struct_size to how many it wrote.
+ * Fields are only ever added at the end.
+ */
 struct emucxl_info {
-	uint32_t struct_size;          /* sizeof(struct emucxl_info), set by the library */
+	uint32_t struct_size;          /* in: the caller's size; out: bytes written */
 	uint32_t api_version;          /* EMUCXL_API_VERSION */
 	char driver[16];               /* NUL-terminated driver name */
 	struct emucxl_node_info node[2]; /* [0] local, [1] remote */
@@ -128,7 +135,10 @@ struct emucxl_info {
 
 #define EMUCXL_API_VERSION 1
 
-/* Fill *info. Returns 0, or -1 with errno (EINVAL for NULL, ENODEV). */
+/*
+ * Fill *info (see struct_size). Returns 0, or -1 with errno (EINVAL for NULL
+ * or a struct_size smaller than the first two fields, ENODEV).
+ */
 EMUCXL_API int emucxl_get_info(struct emucxl_info *info);
 
 /*

@@ -59,6 +59,7 @@ public:
 	emucxl_info info() const noexcept
 	{
 		emucxl_info i{};
+		i.struct_size = sizeof(i);
 		(void)emucxl_get_info(&i);
 		return i;
 	}
