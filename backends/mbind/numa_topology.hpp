@@ -13,7 +13,7 @@ struct NodeChoice {
 	int remote = 0;  // physical node behind logical node 1
 };
 
-// Defaults (ARCHITECTURE.md): local = the node of the calling CPU; remote =
+// Defaults (docs/DESIGN.md, "Configuration"): local = the node of the calling CPU; remote =
 // the first CPU-less node with memory, else the highest other node with
 // memory, else local itself. EMUCXL_LOCAL_NODE / EMUCXL_REMOTE_NODE override
 // them and must name a node with memory (EINVAL otherwise).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// config.cpp - parse the EMUCXL_* environment (see ARCHITECTURE.md).
+// config.cpp - parse the EMUCXL_* environment (see docs/DESIGN.md, "Configuration").
 #include "config.hpp"
 
 #include <cerrno>
