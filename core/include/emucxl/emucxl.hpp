@@ -76,15 +76,25 @@ private:
 	bool live_ = true;
 };
 
-// Destroys the object and gives its memory back to emucxl.
+// Destroys the object and gives its memory back to emucxl. Converts like
+// std::default_delete, so unique_ptr<Base> takes a unique_ptr<Derived>
+// (Base needs a virtual destructor, as with delete); the allocation is
+// found from the most-derived object's address.
 template <class T>
 struct deleter {
+	constexpr deleter() noexcept = default;
+	template <class U, class = std::enable_if_t<std::is_convertible_v<U *, T *>>>
+	constexpr deleter(const deleter<U> &) noexcept {}  // NOLINT: implicit, as default_delete
+
 	void operator()(T *p) const noexcept
 	{
-		if (p) {
-			p->~T();
-			emucxl_free(p, 0);
-		}
+		if (!p)
+			return;
+		void *start = p;
+		if constexpr (std::is_polymorphic<T>::value)
+			start = dynamic_cast<void *>(p);
+		p->~T();
+		emucxl_free(start, 0);
 	}
 };
 
@@ -129,9 +139,12 @@ class allocator {
 public:
 	using value_type = T;
 	using is_always_equal = std::false_type;
-	using propagate_on_container_copy_assignment = std::true_type;
-	using propagate_on_container_move_assignment = std::true_type;
-	using propagate_on_container_swap = std::true_type;
+	// A placement allocator stays with its container, as std::pmr's do:
+	// `local_vec = remote_vec` copies the elements into local memory, it
+	// does not move local_vec to the remote node.
+	using propagate_on_container_copy_assignment = std::false_type;
+	using propagate_on_container_move_assignment = std::false_type;
+	using propagate_on_container_swap = std::false_type;
 
 	constexpr allocator() noexcept = default;  // local
 	constexpr explicit allocator(node n) noexcept : node_(n) {}
@@ -141,6 +154,8 @@ public:
 	T *allocate(std::size_t count)
 	{
 		static_assert(alignof(T) <= 16, "emucxl memory is 16-byte aligned");
+		if (count == 0)
+			return nullptr;  // emucxl has no zero-size blocks; nothing to place
 		if (count > static_cast<std::size_t>(-1) / sizeof(T))
 			throw std::bad_array_new_length();
 		void *p = emucxl_alloc(count * sizeof(T), node_);
@@ -148,12 +163,24 @@ public:
 			throw std::bad_alloc();
 		return static_cast<T *>(p);
 	}
-	void deallocate(T *p, std::size_t count) noexcept { emucxl_free(p, count * sizeof(T)); }
+	void deallocate(T *p, std::size_t count) noexcept
+	{
+		if (p)
+			emucxl_free(p, count * sizeof(T));
+	}
 
 	constexpr node where() const noexcept { return node_; }
-	friend constexpr bool operator==(const allocator &a, const allocator &b) noexcept
+	// Equal when memory from one can be freed by the other: same node,
+	// whatever the element types.
+	template <class U>
+	constexpr bool operator==(const allocator<U> &other) const noexcept
 	{
-		return a.node_ == b.node_;
+		return node_ == other.where();
+	}
+	template <class U>
+	constexpr bool operator!=(const allocator<U> &other) const noexcept
+	{
+		return !(*this == other);
 	}
 
 private:
