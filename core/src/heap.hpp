@@ -16,11 +16,14 @@
 //
 // Invariants:
 //   - A small object is live iff its span's requested[idx] != 0; the value is
-//     the size asked for. Frees flip it to 0 with a CAS, so a double or
-//     concurrent free of one object is detected, never applied twice.
+//     the size asked for. Frees check it and store 0 (a plain load and
+//     store, no CAS: see free()), so a double free is detected; two threads
+//     freeing one object at the same instant is the caller's data race.
 //   - Free objects are on exactly one free list: a thread cache's or their
-//     span's. A free object's first two words hold the next free object
-//     and its span (so allocation needs no lookup).
+//     span's. The lists live in node memory, unencoded: a free object's
+//     first two words hold the next free object and its span (so allocation
+//     needs no lookup), and a write through a dangling pointer can corrupt
+//     them, as in most allocators. Only live objects' bytes are the user's.
 //   - stats(node) == sum of requested sizes of live allocations on node.
 //   - Calls that race with the last emucxl_exit() are the caller's error.
 #pragma once
