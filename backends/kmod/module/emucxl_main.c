@@ -36,10 +36,14 @@
  *
  * Counters: /sys/class/misc/emucxl/sessions and .../node{0,1}/<counter>.
  *
+ * Capacity: each logical node has its own, and the physical node behind it
+ * (struct emucxl_pool) one more: when both logical nodes are one physical
+ * node, they share the larger of their capacities.
+ *
  * Locking: emucxl_file.lock (mutex) guards a session's handle table and
  * state; it is taken under mmap_lock in emucxl_mmap(), so no user copy is
- * ever done while holding it. emucxl_node.lock (spinlock) guards allocated
- * and peak. Nothing else is shared.
+ * ever done while holding it. emucxl_acct_lock (spinlock) guards allocated
+ * and peak of the nodes and pools. Nothing else is shared.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -125,19 +129,34 @@ module_param(remote_capacity_mb, ulong, 0444);
 MODULE_PARM_DESC(remote_capacity_mb,
 		 "Capacity of logical node 1 in MiB (default 0: 90% of the node's memory, 50% if it has CPUs)");
 
-/* One logical node. nid and capacity are fixed after module load. */
+/*
+ * One physical node: what the logical nodes on it hold together. When both
+ * logical nodes are the same physical node (a one-node machine), they share
+ * one budget, the larger of their two capacities, rather than each pinning
+ * its own share of the same memory.
+ */
+struct emucxl_pool {
+	int		nid;		/* physical NUMA node */
+	u64		capacity;	/* bytes, limit for allocated */
+	u64		allocated;	/* bytes held; guarded by emucxl_acct_lock */
+};
+
+/* One logical node. nid, capacity and pool are fixed after module load. */
 struct emucxl_node {
 	int		nid;		/* physical NUMA node */
 	bool		movable;	/* pages from ZONE_MOVABLE (only zone) */
 	u64		capacity;	/* bytes, limit for allocated */
-	spinlock_t	lock;		/* guards allocated and peak */
+	struct emucxl_pool *pool;	/* its physical node */
 	u64		allocated;	/* bytes held by live emucxl_bufs */
 	u64		peak;		/* high-water mark of allocated */
 	atomic64_t	failures;	/* ALLOCs that failed with ENOMEM */
 	atomic64_t	allocations;	/* live emucxl_bufs */
 };
 
+/* Guards allocated and peak of every node and pool. */
+static DEFINE_SPINLOCK(emucxl_acct_lock);
 static struct emucxl_node emucxl_nodes[EMUCXL_NR_NODES];
+static struct emucxl_pool emucxl_pools[EMUCXL_NR_NODES];
 static atomic_t emucxl_sessions = ATOMIC_INIT(0);
 
 /* One allocation. */
@@ -201,26 +220,43 @@ static u64 emucxl_node_free_bytes(int nid, bool movable)
 
 /* ---- capacity accounting ---- */
 
+/* Charge bytes to the logical node and to its physical node, or neither. */
 static bool emucxl_node_reserve(struct emucxl_node *node, u64 bytes)
 {
+	struct emucxl_pool *pool = node->pool;
 	bool ok = false;
 
-	spin_lock(&node->lock);
-	if (bytes <= node->capacity - node->allocated) {
+	spin_lock(&emucxl_acct_lock);
+	if (bytes <= node->capacity - node->allocated &&
+	    bytes <= pool->capacity - pool->allocated) {
 		node->allocated += bytes;
+		pool->allocated += bytes;
 		if (node->allocated > node->peak)
 			node->peak = node->allocated;
 		ok = true;
 	}
-	spin_unlock(&node->lock);
+	spin_unlock(&emucxl_acct_lock);
 	return ok;
 }
 
 static void emucxl_node_unreserve(struct emucxl_node *node, u64 bytes)
 {
-	spin_lock(&node->lock);
+	spin_lock(&emucxl_acct_lock);
 	node->allocated -= bytes;
-	spin_unlock(&node->lock);
+	node->pool->allocated -= bytes;
+	spin_unlock(&emucxl_acct_lock);
+}
+
+/* What the node may still take: its own room and its physical node's. */
+static u64 emucxl_node_room(struct emucxl_node *node)
+{
+	u64 room;
+
+	spin_lock(&emucxl_acct_lock);
+	room = min(node->capacity - node->allocated,
+		   node->pool->capacity - node->pool->allocated);
+	spin_unlock(&emucxl_acct_lock);
+	return room;
 }
 
 /* ---- allocations ---- */
@@ -542,12 +578,12 @@ static long emucxl_ioctl_stats(void __user *uarg)
 		struct emucxl_node *node = &emucxl_nodes[i];
 		struct emucxl_node_stats *st = &arg.node[i];
 
-		spin_lock(&node->lock);
+		spin_lock(&emucxl_acct_lock);
 		st->allocated = node->allocated;
 		st->peak = node->peak;
-		spin_unlock(&node->lock);
+		spin_unlock(&emucxl_acct_lock);
 		st->capacity = node->capacity;
-		st->free = min(st->capacity - st->allocated,
+		st->free = min(emucxl_node_room(node),
 			       emucxl_node_free_bytes(node->nid, node->movable));
 		st->failures = atomic64_read(&node->failures);
 		st->allocations = atomic64_read(&node->allocations);
@@ -782,9 +818,9 @@ static ssize_t allocated_show(struct device *dev, struct device_attribute *attr,
 	struct emucxl_node *node = to_emucxl_node(attr);
 	u64 v;
 
-	spin_lock(&node->lock);
+	spin_lock(&emucxl_acct_lock);
 	v = node->allocated;
-	spin_unlock(&node->lock);
+	spin_unlock(&emucxl_acct_lock);
 	return sysfs_emit(buf, "%llu\n", v);
 }
 
@@ -794,9 +830,9 @@ static ssize_t peak_show(struct device *dev, struct device_attribute *attr,
 	struct emucxl_node *node = to_emucxl_node(attr);
 	u64 v;
 
-	spin_lock(&node->lock);
+	spin_lock(&emucxl_acct_lock);
 	v = node->peak;
-	spin_unlock(&node->lock);
+	spin_unlock(&emucxl_acct_lock);
 	return sysfs_emit(buf, "%llu\n", v);
 }
 
@@ -806,9 +842,9 @@ static ssize_t peak_store(struct device *dev, struct device_attribute *attr,
 {
 	struct emucxl_node *node = to_emucxl_node(attr);
 
-	spin_lock(&node->lock);
+	spin_lock(&emucxl_acct_lock);
 	node->peak = node->allocated;
-	spin_unlock(&node->lock);
+	spin_unlock(&emucxl_acct_lock);
 	return count;
 }
 
@@ -816,13 +852,9 @@ static ssize_t free_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
 {
 	struct emucxl_node *node = to_emucxl_node(attr);
-	u64 allocated;
 
-	spin_lock(&node->lock);
-	allocated = node->allocated;
-	spin_unlock(&node->lock);
 	return sysfs_emit(buf, "%llu\n",
-			  min(node->capacity - allocated,
+			  min(emucxl_node_room(node),
 			      emucxl_node_free_bytes(node->nid, node->movable)));
 }
 
@@ -974,12 +1006,34 @@ static int emucxl_node_setup(unsigned int lnode, int nid, ulong *capacity_mb)
 	node->nid = nid;
 	node->movable = movable;
 	node->capacity = (u64)*capacity_mb << 20;
-	spin_lock_init(&node->lock);
 	node->allocated = 0;
 	node->peak = 0;
 	atomic64_set(&node->failures, 0);
 	atomic64_set(&node->allocations, 0);
 	return 0;
+}
+
+/* One pool per physical node, shared by the logical nodes on it. */
+static void emucxl_pools_setup(void)
+{
+	unsigned int i, p, nr = 0;
+
+	for (i = 0; i < EMUCXL_NR_NODES; i++) {
+		struct emucxl_node *node = &emucxl_nodes[i];
+		struct emucxl_pool *pool = NULL;
+
+		for (p = 0; p < nr; p++)
+			if (emucxl_pools[p].nid == node->nid)
+				pool = &emucxl_pools[p];
+		if (!pool) {
+			pool = &emucxl_pools[nr++];
+			pool->nid = node->nid;
+			pool->capacity = 0;
+			pool->allocated = 0;
+		}
+		pool->capacity = max(pool->capacity, node->capacity);
+		node->pool = pool;
+	}
 }
 
 static int __init emucxl_module_init(void)
@@ -1000,6 +1054,8 @@ static int __init emucxl_module_init(void)
 				&remote_capacity_mb);
 	if (ret)
 		return ret;
+
+	emucxl_pools_setup();
 
 	ret = emucxl_hotplug_init();
 	if (ret) {
