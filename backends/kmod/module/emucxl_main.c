@@ -53,6 +53,7 @@
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -77,6 +78,7 @@
 #define EMUCXL_MAX_ORDER	9	/* 2 MiB chunks with 4 KiB pages */
 #define EMUCXL_INSERT_BATCH	512UL	/* pages per vm_insert_pages() call */
 #define EMUCXL_FREE_BATCH	512UL	/* pages freed between reschedules */
+#define EMUCXL_DROP_BATCH	1024U	/* handles detached per lock hold */
 #define EMUCXL_CPULESS_PERCENT	90	/* default capacity, memory-only node */
 #define EMUCXL_CPU_PERCENT	50	/* default capacity, node with CPUs */
 
@@ -159,9 +161,15 @@ static struct emucxl_node emucxl_nodes[EMUCXL_NR_NODES];
 static struct emucxl_pool emucxl_pools[EMUCXL_NR_NODES];
 static atomic_t emucxl_sessions = ATOMIC_INIT(0);
 
+static uint max_handles = 1U << 20;
+module_param(max_handles, uint, 0444);
+MODULE_PARM_DESC(max_handles,
+		 "Live handles one open file may hold; more is EDQUOT (default 1048576)");
+
 /* One allocation. */
 struct emucxl_buf {
 	struct kref		ref;		/* the handle's + one per VMA */
+	struct list_head	drop;		/* emucxl_file_drop_all()'s batch */
 	struct emucxl_node	*node;
 	unsigned long		id;		/* handle, == vm_pgoff of its VMAs */
 	unsigned long		nr_pages;
@@ -173,6 +181,7 @@ struct emucxl_buf {
 struct emucxl_file {
 	struct mutex	lock;		/* guards bufs, next_id, initialised */
 	struct xarray	bufs;		/* handle -> emucxl_buf (handle's ref) */
+	unsigned int	nr_bufs;	/* entries in bufs, <= max_handles */
 	u32		next_id;	/* cursor for cyclic handle allocation */
 	bool		initialised;	/* EMUCXL_INIT done, no EMUCXL_EXIT since */
 };
@@ -389,18 +398,41 @@ static void emucxl_buf_put(struct emucxl_buf *buf)
 	kref_put(&buf->ref, emucxl_buf_release);
 }
 
-/* Drop the handles of a session; returns how many there were. */
+/*
+ * Drop the handles of a session; returns how many there were. Handles are
+ * detached in batches under ef->lock and freed outside it, rescheduling
+ * after each one (a one-page allocation never reaches the reschedule point
+ * of emucxl_free_pages()), so that a session with millions of handles
+ * neither stalls the CPU nor keeps mmap on the session waiting throughout.
+ */
 static u64 emucxl_file_drop_all(struct emucxl_file *ef)
 {
-	struct emucxl_buf *buf;
+	struct emucxl_buf *buf, *next;
 	unsigned long id;
+	unsigned int k;
+	LIST_HEAD(batch);
 	u64 n = 0;
 
-	xa_for_each(&ef->bufs, id, buf) {
-		xa_erase(&ef->bufs, id);
-		emucxl_buf_put(buf);
-		n++;
-	}
+	do {
+		k = 0;
+		mutex_lock(&ef->lock);
+		xa_for_each(&ef->bufs, id, buf) {
+			xa_erase(&ef->bufs, id);
+			ef->nr_bufs--;
+			list_add_tail(&buf->drop, &batch);
+			if (++k == EMUCXL_DROP_BATCH)
+				break;
+		}
+		mutex_unlock(&ef->lock);
+
+		/* the handles' references are ours now */
+		list_for_each_entry_safe(buf, next, &batch, drop) {
+			list_del(&buf->drop);
+			emucxl_buf_put(buf);
+			n++;
+			cond_resched();
+		}
+	} while (k == EMUCXL_DROP_BATCH);
 	return n;
 }
 
@@ -442,10 +474,11 @@ static long emucxl_ioctl_exit(struct emucxl_file *ef, void __user *uarg)
 	    !emucxl_is_zero(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
 
+	/* closed first: an ALLOC racing with this cannot add a handle */
 	mutex_lock(&ef->lock);
-	arg.freed = emucxl_file_drop_all(ef);
 	ef->initialised = false;
 	mutex_unlock(&ef->lock);
+	arg.freed = emucxl_file_drop_all(ef);
 
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
@@ -471,6 +504,9 @@ static long emucxl_ioctl_alloc(struct emucxl_file *ef, void __user *uarg)
 		return -EINVAL;
 	if (!READ_ONCE(ef->initialised))
 		return -EBADFD;
+	/* checked again under the lock; this spares the page allocation */
+	if (READ_ONCE(ef->nr_bufs) >= max_handles)
+		return -EDQUOT;
 
 	node = &emucxl_nodes[arg.node];
 	if (arg.size > node->capacity) {	/* also bounds the rounding below */
@@ -498,11 +534,18 @@ static long emucxl_ioctl_alloc(struct emucxl_file *ef, void __user *uarg)
 		ret = -EBADFD;
 		goto err_put;
 	}
+	if (ef->nr_bufs >= max_handles) {	/* raced with another ALLOC */
+		mutex_unlock(&ef->lock);
+		ret = -EDQUOT;
+		goto err_put;
+	}
 	ret = xa_alloc_cyclic(&ef->bufs, &id, buf,
 			      XA_LIMIT(1, EMUCXL_HANDLE_MAX), &ef->next_id,
 			      GFP_KERNEL_ACCOUNT);
-	if (ret >= 0)
+	if (ret >= 0) {
 		buf->id = id;
+		ef->nr_bufs++;
+	}
 	mutex_unlock(&ef->lock);
 	if (ret < 0)
 		goto err_put;
@@ -514,8 +557,10 @@ static long emucxl_ioctl_alloc(struct emucxl_file *ef, void __user *uarg)
 	if (copy_to_user(uarg, &arg, sizeof(arg))) {
 		mutex_lock(&ef->lock);
 		/* unless another thread already freed it by guessing the id */
-		if (xa_cmpxchg(&ef->bufs, id, buf, NULL, 0) == buf)
+		if (xa_cmpxchg(&ef->bufs, id, buf, NULL, 0) == buf) {
+			ef->nr_bufs--;
 			emucxl_buf_put(buf);
+		}
 		mutex_unlock(&ef->lock);
 		return -EFAULT;
 	}
@@ -556,6 +601,8 @@ static long emucxl_ioctl_free(struct emucxl_file *ef, void __user *uarg)
 		ret = -EBADFD;
 	else if (arg.handle && arg.handle <= EMUCXL_HANDLE_MAX)
 		buf = xa_erase(&ef->bufs, arg.handle);
+	if (buf)
+		ef->nr_bufs--;
 	mutex_unlock(&ef->lock);
 
 	if (ret)
@@ -1039,6 +1086,11 @@ static void emucxl_pools_setup(void)
 static int __init emucxl_module_init(void)
 {
 	int ret;
+
+	if (!max_handles) {
+		pr_err("max_handles must be at least 1\n");
+		return -EINVAL;
+	}
 
 	/* the parameters are rewritten with what is in effect */
 	if (local_node == NUMA_NO_NODE)
