@@ -67,7 +67,6 @@
 #include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
 #include <linux/vmstat.h>
 #include <linux/xarray.h>
 
@@ -82,11 +81,13 @@
 #define EMUCXL_CPULESS_PERCENT	90	/* default capacity, memory-only node */
 #define EMUCXL_CPU_PERCENT	50	/* default capacity, node with CPUs */
 
-#ifdef MAX_PAGE_ORDER				/* 6.8+: inclusive */
+/*
+ * MAX_PAGE_ORDER (6.8+) is inclusive; MAX_ORDER was inclusive in 6.4-6.7
+ * and exclusive before: '<' holds either way, with no version check.
+ */
+#ifdef MAX_PAGE_ORDER
 static_assert(EMUCXL_MAX_ORDER <= MAX_PAGE_ORDER);
-#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)	/* inclusive */
-static_assert(EMUCXL_MAX_ORDER <= MAX_ORDER);
-#else						/* exclusive */
+#else
 static_assert(EMUCXL_MAX_ORDER < MAX_ORDER);
 #endif
 
@@ -186,10 +187,15 @@ struct emucxl_file {
 	bool		initialised;	/* EMUCXL_INIT done, no EMUCXL_EXIT since */
 };
 
+/*
+ * EMUCXL_HAVE_VM_FLAGS_SET comes from a test of the kernel's headers at
+ * build time (Kbuild), not from its version: distribution kernels backport
+ * vm_flags_set() (RHEL 9 has it on 5.14).
+ */
 static inline void emucxl_vm_flags_set(struct vm_area_struct *vma,
 				       unsigned long flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#ifdef EMUCXL_HAVE_VM_FLAGS_SET
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
@@ -354,6 +360,9 @@ static struct emucxl_buf *emucxl_buf_create(struct emucxl_node *node,
 	buf->pages = kvcalloc(nr_pages, sizeof(*buf->pages),
 			      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!buf->pages) {
+		/* kernel memory for the page array, not the node, ran out */
+		pr_debug_ratelimited("no memory for the page array of %lu pages\n",
+				     nr_pages);
 		ret = -ENOMEM;
 		goto err_free_buf;
 	}
@@ -367,8 +376,12 @@ static struct emucxl_buf *emucxl_buf_create(struct emucxl_node *node,
 		emucxl_hotplug_track(&buf->tracked);
 	}
 	emucxl_hotplug_alloc_end();
-	if (ret)
+	if (ret) {
+		if (ret == -ENOMEM)
+			pr_debug_ratelimited("node %d is out of memory: %lu pages refused\n",
+					     node->nid, nr_pages);
 		goto err_free_array;
+	}
 
 	atomic64_inc(&node->allocations);
 	return buf;
@@ -571,16 +584,17 @@ err_put:
 	return ret;
 err_unreserve:
 	emucxl_node_unreserve(node, bytes);
-	if (ret == -ENOMEM) {
+	if (ret == -ENOMEM)
 		atomic64_inc(&node->failures);
-		pr_info_ratelimited("node %d is out of memory: %llu bytes for logical node %u refused\n",
-				    node->nid, bytes, arg.node);
-	}
 	return ret;
 err_capacity:
+	/*
+	 * Any client can trigger this at will: counted (node<N>/failures),
+	 * logged only with dynamic debug.
+	 */
 	atomic64_inc(&node->failures);
-	pr_info_ratelimited("logical node %u: %llu bytes refused, over its capacity of %llu\n",
-			    arg.node, arg.size, node->capacity);
+	pr_debug_ratelimited("logical node %u: %llu bytes refused, over its capacity of %llu\n",
+			     arg.node, arg.size, node->capacity);
 	return ret;
 }
 
@@ -754,7 +768,11 @@ static int emucxl_mmap(struct file *file, struct vm_area_struct *vma)
 	struct emucxl_buf *buf;
 	int ret;
 
-	if (!(vma->vm_flags & VM_SHARED)) {
+	/*
+	 * VM_MAYSHARE, as udmabuf and dax test: a MAP_SHARED mapping of a file
+	 * opened read-only has VM_MAYSHARE without VM_SHARED.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE)) {
 		pr_debug_ratelimited("mmap: MAP_PRIVATE refused\n");
 		return -EINVAL;
 	}
