@@ -4,7 +4,8 @@
 // The same ioctl ABI as the kernel module, through the same client
 // (backends/kmod/client); only the data plane differs, because CUSE has no
 // mmap:
-// map()   = memfd_create + ftruncate, EMUCXL_ALLOC with EMUCXL_ALLOC_MEMFD
+// map()   = memfd_create + ftruncate + F_ADD_SEALS(SHRINK|GROW|SEAL),
+//           EMUCXL_ALLOC with EMUCXL_ALLOC_MEMFD
 //           naming that descriptor (the daemon binds it to the node,
 //           populates and pins it, or says ENOMEM), then mmap(MAP_SHARED,
 //           MAP_POPULATE) of the memfd, and close it: the mapping keeps the
@@ -63,6 +64,14 @@ private:
 		if (::ftruncate(memfd.get(), static_cast<off_t>(length)) != 0) {
 			const int err = errno;
 			LOG_WARN("cuse: sizing the memfd to %zu bytes: %s", length, std::strerror(err));
+			return Error{err};
+		}
+		// What the daemon requires (it never changes our file itself): the
+		// size fixed, and the seals final, so no seal added later can keep
+		// it from taking the pages back at FREE.
+		if (::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+			const int err = errno;
+			LOG_WARN("cuse: sealing the memfd: %s", std::strerror(err));
 			return Error{err};
 		}
 

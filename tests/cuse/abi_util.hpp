@@ -70,11 +70,19 @@ private:
 	int fd_ = -1;
 };
 
-// A memfd as the cuse driver makes them: sealable, sized to `size`.
-inline Fd make_memfd(std::uint64_t size, unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING)
+// The seals the daemon requires of a memfd before ALLOC.
+inline constexpr int kMemfdSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+
+// A memfd as the cuse driver makes them: sized to `size` and, if `flags`
+// allow sealing and `seals` is not 0, sealed with `seals`.
+inline Fd make_memfd(std::uint64_t size, unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING,
+		     int seals = kMemfdSeals)
 {
 	Fd fd(::memfd_create("emucxl-test", flags));
 	if (fd && size && ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+		fd.reset();
+	if (fd && seals && (flags & MFD_ALLOW_SEALING) &&
+	    ::fcntl(fd.get(), F_ADD_SEALS, seals) != 0)
 		fd.reset();
 	return fd;
 }

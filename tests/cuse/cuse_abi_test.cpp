@@ -372,7 +372,7 @@ TEST_F(CuseAbi, FreeRejectsBadHandles)
 TEST_F(CuseAbi, AllocMapFreeRoundTrip)
 {
 	for (unsigned node = 0; node < EMUCXL_NR_NODES; node++) {
-		memfds_.push_back(make_memfd(0));  // the daemon sizes an empty memfd
+		memfds_.push_back(make_memfd(1 * kMiB + page_));  // sized and sealed by us
 		const int memfd = last_memfd();
 		Alloc a = alloc_memfd(fd_, 1 * kMiB + 1, node, memfd);
 		ASSERT_EQ(a.err, 0);

@@ -283,7 +283,7 @@ TEST_F(CuseDaemon, UnrestrictedIoctlsGiveTheSameAnswers)
 	EXPECT_EQ(in.abi_version, static_cast<std::uint32_t>(EMUCXL_ABI_VERSION));
 	ASSERT_EQ(init_session(dev_.get()), 0);
 
-	Fd m = make_memfd(0);
+	Fd m = make_memfd(4 * page());
 	Alloc a = alloc_memfd(dev_.get(), 3 * page() + 1, 1, m.get());
 	ASSERT_EQ(a.err, 0);
 	EXPECT_EQ(a.size, 4 * page());

@@ -65,7 +65,12 @@ public:
 		a.reserved[0] = reserved;
 		int memfd = -1;
 		if (memfd_) {
-			memfds_.push_back(make_memfd(0));  // sized by the daemon
+			// Sized and sealed as the daemon requires (any memfd
+			// will do for sizes it refuses before looking at it).
+			const std::uint64_t ps = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+			const std::uint64_t rounded =
+				size && size <= (1ULL << 40) ? (size + ps - 1) / ps * ps : 0;
+			memfds_.push_back(make_memfd(rounded));
 			memfd = memfds_.back().get();
 			a.flags |= EMUCXL_ALLOC_MEMFD;
 			a.memfd = memfd;

@@ -240,11 +240,11 @@ TEST_F(CusedDevice, MemfdThatIsNotOpenIs_EBADF)
 {
 	EXPECT_EQ(alloc(id_, page(), 0, -1).err, EBADF);
 	EXPECT_EQ(alloc(id_, page(), 0, 1 << 30).err, EBADF);
-	int fds[2];
-	ASSERT_EQ(::pipe(fds), 0);
-	const int closed = fds[0];
-	::close(fds[0]);
-	::close(fds[1]);
+	// A high number: the daemon runs in this very process here, and its
+	// own descriptors (the pidfd) take the lowest free numbers.
+	const int closed = ::fcntl(0, F_DUPFD_CLOEXEC, 900);
+	ASSERT_GE(closed, 900);
+	::close(closed);
 	EXPECT_EQ(alloc(id_, page(), 0, closed).err, EBADF);
 }
 
@@ -274,9 +274,25 @@ TEST_F(CusedDevice, DescriptorThatIsNoUsableMemfdIs_EINVAL)
 	::munmap(p, ps);
 	EXPECT_EQ(alloc(id_, ps, 0, touched.get()).err, EINVAL) << "pages placed before binding";
 
-	auto sealed = make_memfd(ps);
-	ASSERT_EQ(::fcntl(sealed.get(), F_ADD_SEALS, F_SEAL_WRITE), 0);
+	auto sealed = make_memfd(ps, MFD_CLOEXEC | MFD_ALLOW_SEALING, kMemfdSeals | F_SEAL_WRITE);
+	ASSERT_TRUE(sealed);
 	EXPECT_EQ(alloc(id_, ps, 0, sealed.get()).err, EINVAL) << "sealed against writing";
+	auto future = make_memfd(ps, MFD_CLOEXEC | MFD_ALLOW_SEALING,
+				 kMemfdSeals | F_SEAL_FUTURE_WRITE);
+	ASSERT_TRUE(future);
+	EXPECT_EQ(alloc(id_, ps, 0, future.get()).err, EINVAL) << "sealed against future writes";
+
+	// The daemon changes nothing in a client's file: the client seals it.
+	auto unsealed = make_memfd(ps, MFD_CLOEXEC | MFD_ALLOW_SEALING, 0);
+	EXPECT_EQ(alloc(id_, ps, 0, unsealed.get()).err, EINVAL) << "no seals";
+	auto open_seals = make_memfd(ps, MFD_CLOEXEC | MFD_ALLOW_SEALING, F_SEAL_SHRINK | F_SEAL_GROW);
+	EXPECT_EQ(alloc(id_, ps, 0, open_seals.get()).err, EINVAL)
+		<< "without F_SEAL_SEAL the client could add a write seal after ALLOC";
+	auto empty = make_memfd(0);
+	EXPECT_EQ(alloc(id_, ps, 0, empty.get()).err, EINVAL) << "size 0: the client sizes it";
+	struct stat est{};
+	ASSERT_EQ(::fstat(empty.get(), &est), 0);
+	EXPECT_EQ(est.st_size, 0) << "and the daemon did not";
 
 	auto rw = make_memfd(ps);
 	char path[64];
@@ -291,10 +307,10 @@ TEST_F(CusedDevice, DescriptorThatIsNoUsableMemfdIs_EINVAL)
 	EXPECT_EQ(s.node[0].failures, 0u) << "bad arguments are not ENOMEM failures";
 }
 
-TEST_F(CusedDevice, AllocPlacesPinsAndSealsTheMemfd)
+TEST_F(CusedDevice, AllocPlacesAndPinsTheSealedMemfd)
 {
 	const std::uint64_t size = 1 * kMiB + 1;
-	auto memfd = make_memfd(0);  // size 0: the daemon sizes it
+	auto memfd = make_memfd(1 * kMiB + page());  // sized and sealed by the client
 	Alloc a = alloc(id_, size, 0, memfd.get());
 	ASSERT_EQ(a.err, 0);
 	EXPECT_EQ(a.handle, 1u);
@@ -308,6 +324,10 @@ TEST_F(CusedDevice, AllocPlacesPinsAndSealsTheMemfd)
 	EXPECT_EQ(errno, EPERM);
 	EXPECT_EQ(::ftruncate(memfd.get(), static_cast<off_t>(2 * a.size)), -1)
 		<< "and against growing";
+	EXPECT_EQ(::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_FUTURE_WRITE), -1)
+		<< "F_SEAL_SEAL: no write seal can stop the punch at FREE";
+	EXPECT_EQ(errno, EPERM);
+	EXPECT_EQ(::fcntl(memfd.get(), F_GET_SEALS), kMemfdSeals);
 
 	void *p = map_memfd(memfd.get(), a.size);
 	ASSERT_NE(p, MAP_FAILED);
@@ -495,6 +515,100 @@ TEST_F(CusedDevice, ConcurrentAllocFree)
 	for (auto &th : threads)
 		th.join();
 	EXPECT_EQ(errors.load(), 0);
+}
+
+// Both logical nodes of this fixture are physical node 0 (8 and 4 MiB):
+// together they may hold the larger capacity, not the sum.
+TEST_F(CusedDevice, LogicalNodesOnOnePhysicalNodeShareOneCapacity)
+{
+	std::vector<Fd> memfds;
+	std::uint64_t held = 0;
+	for (;;) {
+		memfds.push_back(make_memfd(1 * kMiB));
+		Alloc a = alloc(id_, 1 * kMiB, 0, memfds.back().get());
+		if (a.err) {
+			EXPECT_EQ(a.err, ENOMEM);
+			break;
+		}
+		held += a.size;
+	}
+	EXPECT_EQ(held, kLocalCap);
+	memfds.push_back(make_memfd(page()));
+	EXPECT_EQ(alloc(id_, page(), 1, memfds.back().get()).err, ENOMEM)
+		<< "logical node 1 is the same physical node, which is full";
+	const emucxl_stats s = stats();
+	EXPECT_EQ(s.node[1].free, 0u) << "and STATS says so";
+	EXPECT_EQ(s.node[1].allocated, 0u);
+	emucxl_exit ex{};
+	ASSERT_EQ(call(id_, EMUCXL_EXIT, &ex), 0);
+	ASSERT_EQ(init(id_), 0);
+	memfds.push_back(make_memfd(page()));
+	EXPECT_EQ(alloc(id_, page(), 1, memfds.back().get()).err, 0) << "room again after EXIT";
+}
+
+// Quotas per session and per uid (count and bytes): EDQUOT, and whoever is
+// within theirs is still served.
+TEST(CusedDeviceLimits, SessionAndUidQuotasAre_EDQUOT)
+{
+	struct rlimit rl{};
+	if (::geteuid() != 0 && ::getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 8 * kMiB)
+		GTEST_SKIP() << "the daemon pins what it places (mlock): needs root or ulimit -l >= 8192";
+	const auto mem = emucxl::cused::node_memory(0);
+	NodeSetup nodes[2];
+	nodes[0] = {0, 8 * kMiB, mem.usable, true};
+	nodes[1] = {0, 8 * kMiB, mem.usable, true};
+	emucxl::cused::Limits lim;
+	lim.session_allocations = 3;
+	lim.uid_allocations = 5;
+	lim.session_bytes = 2 * kMiB;
+	lim.allocations = 7;
+	Device dev(nodes, static_cast<std::uint32_t>(page()), lim);
+	auto call = [&](std::uint64_t id, unsigned cmd, auto *arg) {
+		IoctlReply r = dev.ioctl(id, self_tid(), cmd, arg, sizeof(*arg));
+		if (r.out_len)
+			std::memcpy(arg, r.data(), sizeof(*arg));
+		return -r.result;
+	};
+	auto session = [&](uid_t uid) {
+		const std::uint64_t id = dev.open_session(O_RDWR, uid).value();
+		emucxl_init in{};
+		in.abi_version = EMUCXL_ABI_VERSION;
+		EXPECT_EQ(call(id, EMUCXL_INIT, &in), 0);
+		return id;
+	};
+	std::vector<Fd> memfds;
+	auto alloc = [&](std::uint64_t id, std::uint64_t size) {
+		memfds.push_back(make_memfd(size));
+		emucxl_alloc a{};
+		a.size = size;
+		a.node = 1;
+		a.flags = EMUCXL_ALLOC_MEMFD;
+		a.memfd = memfds.back().get();
+		return call(id, EMUCXL_ALLOC, &a);
+	};
+	const auto a1 = session(1000), a2 = session(1000), b = session(2000);
+	EXPECT_EQ(alloc(a1, 2 * kMiB), 0);
+	EXPECT_EQ(alloc(a1, page()), EDQUOT) << "session bytes";
+	EXPECT_EQ(alloc(a2, page()), 0);
+	EXPECT_EQ(alloc(a2, page()), 0);
+	EXPECT_EQ(alloc(a2, page()), 0);
+	EXPECT_EQ(alloc(a2, page()), EDQUOT) << "session count";
+	const auto a3 = session(1000);
+	EXPECT_EQ(alloc(a3, page()), 0);
+	EXPECT_EQ(alloc(a3, page()), EDQUOT) << "uid count (5)";
+	emucxl_stats st{};
+	EXPECT_EQ(call(b, EMUCXL_STATS, &st), 0);
+	EXPECT_EQ(st.node[1].failures, 0u) << "quotas are not ENOMEM failures";
+	EXPECT_EQ(alloc(b, page()), 0) << "another uid is served";
+	EXPECT_EQ(alloc(b, page()), 0);
+	EXPECT_EQ(alloc(b, page()), ENOMEM) << "the daemon's total (7 mappings) is reached";
+	dev.release_session(a1);
+	EXPECT_EQ(alloc(b, page()), 0) << "a released session's quota comes back";
+	for (auto id : {a2, a3, b})
+		dev.release_session(id);
+	EXPECT_EQ(call(dev.open_session(O_RDONLY).value(), EMUCXL_STATS, &st), 0);
+	EXPECT_EQ(st.node[1].allocated, 0u);
 }
 
 }  // namespace

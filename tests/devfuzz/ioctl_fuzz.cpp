@@ -141,8 +141,17 @@ int main(int argc, char **argv)
 			if (memfd_plane && rng() % 2) {
 				a.flags = EMUCXL_ALLOC_MEMFD;
 				a.memfd = rng() % 4 ? memfd : static_cast<std::int32_t>(rng() % 64) - 8;
-				if (a.memfd == memfd)
+				if (a.memfd == memfd) {
+					// A fresh memfd, sized and (mostly) sealed as the
+					// daemon requires; it never changes one itself.
+					close(memfd);
+					memfd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 					(void)ftruncate(memfd, static_cast<off_t>((a.size + page - 1) & ~(page - 1)));
+					if (rng() % 8)
+						(void)fcntl(memfd, F_ADD_SEALS,
+							    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+					a.memfd = memfd;
+				}
 			}
 			if (rng() % 8 == 0)
 				a.reserved[rng() % 2] = rng() | 1;
@@ -226,6 +235,7 @@ int main(int argc, char **argv)
 		if (memfd_plane) {
 			mfd = memfd_create("check", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 			(void)ftruncate(mfd, 1 << 20);
+			(void)fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 			a.flags = EMUCXL_ALLOC_MEMFD;
 			a.memfd = mfd;
 		}

@@ -85,6 +85,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 			if (fd >= 0) {
 				if (op & 64)
 					(void)ftruncate(fd, static_cast<off_t>((byte() % 4 + 1) * 4096));
+				if (op & 128)  // the seals the daemon requires
+					(void)fcntl(fd, F_ADD_SEALS,
+						    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 				memfds.push_back(fd);
 			}
 			continue;

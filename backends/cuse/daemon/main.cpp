@@ -23,6 +23,7 @@
 #include <fuse_opt.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstddef>
@@ -32,6 +33,7 @@
 #include <string>
 
 #include "device.hpp"
+#include "limits.hpp"
 #include "log.hpp"
 #include "nodes.hpp"
 
@@ -57,6 +59,14 @@ const char kUsage[] =
 	"    --remote-capacity-mb MIB  capacity of logical node 1 (default 0: 90% of\n"
 	"                              the node's memory, 50% if it has CPUs)\n"
 	"    --log-level LEVEL         error, warn (default), info or debug\n"
+	"    --max-allocations N       allocations of all clients together (default:\n"
+	"                              vm.max_map_count less a reserve for the daemon)\n"
+	"    --uid-max-allocations N   per user (default: half of --max-allocations)\n"
+	"    --session-max-allocations N  per open file (default: as per user)\n"
+	"    --uid-max-mb MIB          bytes per user, all nodes (default: no limit)\n"
+	"    --session-max-mb MIB      bytes per open file (default: no limit)\n"
+	"    --uid-max-requests N      requests in flight per user (default 32)\n"
+	"    --session-max-requests N  requests in flight per open file (default 16)\n"
 	"    --unrestricted-ioctl      let the kernel ask the daemon where ioctl\n"
 	"                              arguments are (CUSE's unrestricted mode; for\n"
 	"                              testing that path, same results)\n"
@@ -74,6 +84,13 @@ struct Options {
 	unsigned long local_capacity_mb = 0;
 	unsigned long remote_capacity_mb = 0;
 	char *log_level = nullptr;
+	unsigned long max_allocations = 0;  // 0: the default (limits.hpp)
+	unsigned long uid_max_allocations = 0;
+	unsigned long session_max_allocations = 0;
+	unsigned long uid_max_mb = 0;
+	unsigned long session_max_mb = 0;
+	unsigned uid_max_requests = 0;
+	unsigned session_max_requests = 0;
 	int unrestricted = 0;
 	int foreground = 0;
 	int help = 0;
@@ -92,15 +109,15 @@ Device &device_of(fuse_req_t req)
 void cused_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	Device &device = device_of(req);
-	auto id = device.open_session(fi->flags);
+	auto id = device.open_session(fi->flags, fuse_req_ctx(req)->uid);
 	if (!id) {
 		fuse_reply_err(req, id.error());
 		return;
 	}
 	fi->fh = id.value();
-	// -ENOENT: the open was interrupted and the kernel forgot the file, so
-	// no release will ever come for it.
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	// Any failure (-ENOENT: the open was interrupted and the kernel forgot
+	// the file) means no release will ever come for it.
+	if (fuse_reply_open(req, fi) != 0)
 		device.release_session(id.value());
 }
 
@@ -208,6 +225,20 @@ const struct fuse_opt kOptions[] = {
 	CUSED_OPT("--remote-capacity-mb=%lu", remote_capacity_mb),
 	CUSED_OPT("--log-level %s", log_level),
 	CUSED_OPT("--log-level=%s", log_level),
+	CUSED_OPT("--max-allocations %lu", max_allocations),
+	CUSED_OPT("--max-allocations=%lu", max_allocations),
+	CUSED_OPT("--uid-max-allocations %lu", uid_max_allocations),
+	CUSED_OPT("--uid-max-allocations=%lu", uid_max_allocations),
+	CUSED_OPT("--session-max-allocations %lu", session_max_allocations),
+	CUSED_OPT("--session-max-allocations=%lu", session_max_allocations),
+	CUSED_OPT("--uid-max-mb %lu", uid_max_mb),
+	CUSED_OPT("--uid-max-mb=%lu", uid_max_mb),
+	CUSED_OPT("--session-max-mb %lu", session_max_mb),
+	CUSED_OPT("--session-max-mb=%lu", session_max_mb),
+	CUSED_OPT("--uid-max-requests %u", uid_max_requests),
+	CUSED_OPT("--uid-max-requests=%u", uid_max_requests),
+	CUSED_OPT("--session-max-requests %u", session_max_requests),
+	CUSED_OPT("--session-max-requests=%u", session_max_requests),
 	CUSED_OPT("--unrestricted-ioctl", unrestricted),
 	FUSE_OPT_KEY("-h", kKeyHelp),
 	FUSE_OPT_KEY("--help", kKeyHelp),
@@ -243,7 +274,28 @@ int serve(const Options &o, struct fuse_args *args)
 					 o.remote_capacity_mb, nodes))
 		return 1;
 	const long ps = sysconf(_SC_PAGESIZE);
-	Device device(nodes, static_cast<std::uint32_t>(ps));
+	emucxl::cused::Limits limits = emucxl::cused::default_limits();
+	if (o.max_allocations)
+		limits.allocations = o.max_allocations;
+	limits.uid_allocations = std::min<std::uint64_t>(limits.uid_allocations, limits.allocations);
+	if (o.uid_max_allocations)
+		limits.uid_allocations = o.uid_max_allocations;
+	limits.session_allocations = limits.uid_allocations;
+	if (o.session_max_allocations)
+		limits.session_allocations = o.session_max_allocations;
+	if (o.uid_max_mb)
+		limits.uid_bytes = static_cast<std::uint64_t>(o.uid_max_mb) << 20;
+	if (o.session_max_mb)
+		limits.session_bytes = static_cast<std::uint64_t>(o.session_max_mb) << 20;
+	if (o.uid_max_requests)
+		limits.uid_requests = o.uid_max_requests;
+	if (o.session_max_requests)
+		limits.session_requests = o.session_max_requests;
+	if (o.uid_max_mb > (UINT64_MAX >> 20) || o.session_max_mb > (UINT64_MAX >> 20)) {
+		CLOG_ERROR("--uid-max-mb / --session-max-mb: too large");
+		return 1;
+	}
+	Device device(nodes, static_cast<std::uint32_t>(ps), limits);
 
 	const std::string name = o.name ? o.name : "emucxl";
 	const std::string devname = "DEVNAME=" + name;
@@ -258,6 +310,10 @@ int serve(const Options &o, struct fuse_args *args)
 		  name.c_str(), nodes[0].nid, nodes[0].capacity >> 20, nodes[1].nid,
 		  nodes[1].capacity >> 20, nodes[0].nid == nodes[1].nid ? ", remote is not separate" : "",
 		  o.unrestricted ? ", unrestricted ioctls" : "");
+	CLOG_INFO("limits: %" PRIu64 " allocations; per uid %" PRIu64 " allocations, %u requests; "
+		  "per session %" PRIu64 " allocations, %u requests",
+		  limits.allocations, limits.uid_allocations, limits.uid_requests,
+		  limits.session_allocations, limits.session_requests);
 
 	int multithreaded = 0;
 	struct fuse_session *se = cuse_lowlevel_setup(args->argc, args->argv, &ci, &kOps,
@@ -277,7 +333,11 @@ int serve(const Options &o, struct fuse_args *args)
 #if FUSE_USE_VERSION >= 312
 		// Our own loop config, destroyed after: the 3.1 entry point
 		// creates one and leaks it (harmless, but it fails ASan builds).
+		// More workers than one uid may keep busy (limits.hpp), so a
+		// user at its cap of requests in flight leaves some to others.
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		if (cfg)
+			fuse_loop_cfg_set_max_threads(cfg, emucxl::cused::kMaxWorkers);
 		rc = cfg ? fuse_session_loop_mt(se, cfg) : -1;
 		fuse_loop_cfg_destroy(cfg);
 #else

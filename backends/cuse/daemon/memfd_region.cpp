@@ -3,11 +3,14 @@
 #include "memfd_region.hpp"
 
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <linux/magic.h>
 #include <numaif.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,31 +35,35 @@ namespace {
 constexpr std::size_t kMoveBatch = 4096;  // pages per move_pages() call
 constexpr int kMaskNodes = 1024;          // node ids the mbind mask can name
 
+// The seals a client's memfd must carry before ALLOC: its size is fixed, and
+// F_SEAL_SEAL keeps the client from adding F_SEAL_WRITE or
+// F_SEAL_FUTURE_WRITE afterwards, which would make the daemon's punch at
+// FREE fail (EPERM) and leave the pages with the client. F_SEAL_EXEC (6.3+,
+// vm.memfd_noexec) is harmless and allowed.
+constexpr int kRequiredSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+constexpr int kForbiddenSeals = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD, Linux 6.9
+
 std::uint64_t page_bytes() noexcept { return static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)); }
 
-// The client's access mode and inode for its descriptor `fdnum`, from
-// /proc/<tid>/fdinfo/<fdnum>. ino is 0 when the kernel does not report it.
-bool client_fd_info(pid_t tid, int fdnum, int *acc_mode, std::uint64_t *ino) noexcept
+// The thread group of thread `tid`, from /proc/<tid>/status; -1 if gone.
+// Stable while the request lasts: a thread whose FUSE request the daemon
+// holds waits for the answer even when SIGKILLed, so neither its id nor its
+// process's can be reused meanwhile.
+pid_t thread_group_of(pid_t tid) noexcept
 {
 	char path[64];
-	std::snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tid, fdnum);
+	std::snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	FILE *f = std::fopen(path, "re");
 	if (!f)
-		return false;
+		return -1;
 	char line[128];
-	bool have_flags = false;
-	*ino = 0;
-	while (std::fgets(line, sizeof(line), f)) {
-		unsigned long long v;
-		if (std::sscanf(line, "flags: %llo", &v) == 1) {
-			*acc_mode = static_cast<int>(v & O_ACCMODE);
-			have_flags = true;
-		} else if (std::sscanf(line, "ino: %llu", &v) == 1) {
-			*ino = v;
-		}
-	}
+	long tgid = -1;
+	while (std::fgets(line, sizeof(line), f))
+		if (std::sscanf(line, "Tgid: %ld", &tgid) == 1)
+			break;
 	std::fclose(f);
-	return have_flags;
+	return tgid > 0 ? static_cast<pid_t>(tgid) : -1;
 }
 
 }  // namespace
@@ -68,81 +75,73 @@ Result<ClientMemfd> open_client_memfd(pid_t tid, int fdnum, std::uint64_t bytes)
 		CLOG_DEBUG("ALLOC: memfd %d of thread %d cannot be resolved", fdnum, tid);
 		return Error{EBADF};
 	}
-	char path[64];
-	std::snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fdnum);
-	// O_PATH: resolve the client's descriptor without opening what it
-	// refers to (opening a device or a FIFO on a client's say-so could have
-	// side effects); the real open below is of a file already checked.
-	Fd opath(::open(path, O_PATH | O_CLOEXEC));
-	if (!opath) {
-		CLOG_DEBUG("ALLOC: %s: %s", path, std::strerror(errno));
+	// Take the client's own open file, never a second lookup of a path:
+	// pidfd_getfd() duplicates the very file description (same access
+	// mode, nothing reopened as root, no device or FIFO ever opened).
+	// A pidfd of the thread itself (6.9+) reaches the thread's own fd
+	// table; before that, only a process's (its leader's), and kcmp below
+	// refuses a thread whose table differs there.
+	Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread)));
+	const pid_t tgid = pidfd ? tid : thread_group_of(tid);
+	if (!pidfd && tgid > 0)
+		pidfd = Fd(static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)));
+	if (!pidfd) {
+		CLOG_DEBUG("ALLOC: thread %d: no process to take memfd %d from", tid, fdnum);
 		return Error{EBADF};
 	}
+	Fd fd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fdnum, 0)));
+	if (!fd) {
+		CLOG_DEBUG("ALLOC: memfd %d of process %d: %s", fdnum, tgid, std::strerror(errno));
+		return Error{EBADF};
+	}
+	// That was the process's fd table; the number was named by thread
+	// `tid`, which may have a table of its own (unshare(CLONE_FILES)).
+	// kcmp says whether its descriptor `fdnum` is this same file now.
+	if (::syscall(SYS_kcmp, tid, ::getpid(), KCMP_FILE, fdnum, fd.get()) != 0) {
+		CLOG_DEBUG("ALLOC: memfd %d is not the same file in thread %d", fdnum, tid);
+		return Error{EBADF};
+	}
+
+	// Everything below asks the file itself; nothing takes its inode lock
+	// (a client can hold that for ever) and nothing changes the file.
 	struct stat st{};
 	struct statfs sfs{};
-	if (::fstat(opath.get(), &st) != 0 || ::fstatfs(opath.get(), &sfs) != 0) {
-		CLOG_DEBUG("ALLOC: %s: fstat: %s", path, std::strerror(errno));
+	if (::fstat(fd.get(), &st) != 0 || ::fstatfs(fd.get(), &sfs) != 0) {
+		CLOG_DEBUG("ALLOC: memfd %d: fstat: %s", fdnum, std::strerror(errno));
 		return Error{EINVAL};
 	}
 	// tmpfs only: hugetlbfs memfds have another page size, anything else
 	// is not a memfd at all.
 	if (!S_ISREG(st.st_mode) || sfs.f_type != TMPFS_MAGIC) {
-		CLOG_DEBUG("ALLOC: %s is not a tmpfs memfd (mode %o, fs %#lx)", path,
+		CLOG_DEBUG("ALLOC: memfd %d is not a tmpfs memfd (mode %o, fs %#lx)", fdnum,
 			   static_cast<unsigned>(st.st_mode), static_cast<unsigned long>(sfs.f_type));
 		return Error{EINVAL};
 	}
-	// Act on it only with the access the client itself has to it.
-	int acc = -1;
-	std::uint64_t ino = 0;
-	if (!client_fd_info(tid, fdnum, &acc, &ino) || acc != O_RDWR ||
-	    (ino && ino != static_cast<std::uint64_t>(st.st_ino))) {
-		CLOG_DEBUG("ALLOC: %s is not open read-write (or was replaced)", path);
+	// The client's own access: the daemon maps it writable only if the
+	// client's descriptor is.
+	const int fl = ::fcntl(fd.get(), F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR) {
+		CLOG_DEBUG("ALLOC: memfd %d is not open read-write", fdnum);
 		return Error{EINVAL};
 	}
-
-	char self[64];
-	std::snprintf(self, sizeof(self), "/proc/self/fd/%d", opath.get());
-	Fd fd(::open(self, O_RDWR | O_CLOEXEC | O_NOCTTY));
-	if (!fd) {
-		CLOG_DEBUG("ALLOC: reopening %s: %s", path, std::strerror(errno));
+	// Only a memfd created with MFD_ALLOW_SEALING can carry these seals
+	// (other tmpfs files are born with F_SEAL_SEAL alone), and with
+	// F_SEAL_SEAL among them the set is final.
+	const int seals = ::fcntl(fd.get(), F_GET_SEALS);
+	if (seals < 0 || (seals & kRequiredSeals) != kRequiredSeals || (seals & kForbiddenSeals)) {
+		CLOG_DEBUG("ALLOC: memfd %d has seals %#x, needs %#x and none of %#x", fdnum, seals,
+			   kRequiredSeals, kForbiddenSeals);
 		return Error{EINVAL};
 	}
-
-	// Empty: no page may predate the node binding (it would sit wherever
-	// it was faulted), and a memfd already backing an allocation has pages.
-	if (st.st_blocks != 0) {
-		CLOG_DEBUG("ALLOC: %s already has pages", path);
-		return Error{EINVAL};
-	}
-	if (st.st_size == 0) {
-		if (::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0) {
-			CLOG_DEBUG("ALLOC: sizing %s to %" PRIu64 ": %s", path, bytes, std::strerror(errno));
-			return Error{EINVAL};
-		}
-	} else if (static_cast<std::uint64_t>(st.st_size) != bytes) {
-		CLOG_DEBUG("ALLOC: %s has %lld bytes, the allocation %" PRIu64, path,
+	// Sized by the client (sealed: it cannot change any more), and empty:
+	// no page may predate the node binding.
+	if (static_cast<std::uint64_t>(st.st_size) != bytes) {
+		CLOG_DEBUG("ALLOC: memfd %d has %lld bytes, the allocation %" PRIu64, fdnum,
 			   static_cast<long long>(st.st_size), bytes);
 		return Error{EINVAL};
 	}
-	// Write seals would keep the daemon (and the client) from mapping it
-	// writable.
-	const int seals = ::fcntl(fd.get(), F_GET_SEALS);
-	if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
-		CLOG_DEBUG("ALLOC: %s is sealed against writing (seals %#x)", path, seals);
-		return Error{EINVAL};
-	}
-	// Fails (EPERM) unless the memfd was created with MFD_ALLOW_SEALING:
-	// every other tmpfs file carries F_SEAL_SEAL from birth.
-	if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
-		CLOG_DEBUG("ALLOC: sealing %s: %s", path, std::strerror(errno));
-		return Error{EINVAL};
-	}
-	// Sealed now: the size cannot change any more. Check it once again in
-	// case the client resized it between our fstat and the seal.
-	struct stat now{};
-	if (::fstat(fd.get(), &now) != 0 || static_cast<std::uint64_t>(now.st_size) != bytes ||
-	    now.st_blocks != 0) {
-		CLOG_DEBUG("ALLOC: %s changed under us", path);
+	if (st.st_blocks != 0) {
+		CLOG_DEBUG("ALLOC: memfd %d already has pages", fdnum);
 		return Error{EINVAL};
 	}
 
@@ -156,6 +155,9 @@ Result<ClientMemfd> open_client_memfd(pid_t tid, int fdnum, std::uint64_t bytes)
 Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t bytes,
 				       int nid) noexcept
 {
+	// Every message below is at info level: a client's request runs this,
+	// and what a client can trigger must not reach the default log level
+	// (log.hpp). The ALLOC's errno tells the client.
 	if (nid < 0 || nid >= kMaskNodes - 1)
 		return Error{EINVAL};
 	void *p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.fd.get(), 0);
@@ -178,7 +180,7 @@ Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t b
 	unsigned long mask[kMaskNodes / 64] = {};
 	mask[nid / 64] = 1UL << (nid % 64);
 	if (::mbind(p, bytes, MPOL_PREFERRED, mask, kMaskNodes, 0) != 0) {
-		CLOG_WARN("ALLOC: mbind to node %d: %s", nid, std::strerror(errno));
+		CLOG_INFO("ALLOC: mbind to node %d: %s", nid, std::strerror(errno));
 		return Error{ENOMEM};
 	}
 	if (::madvise(p, bytes, MADV_POPULATE_WRITE) != 0) {
@@ -193,7 +195,7 @@ Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t b
 			static_cast<volatile char *>(p)[off] = 0;
 	}
 	if (::mlock(p, bytes) != 0) {
-		CLOG_WARN("ALLOC: mlock of %" PRIu64 " bytes: %s (RLIMIT_MEMLOCK?)", bytes,
+		CLOG_INFO("ALLOC: mlock of %" PRIu64 " bytes: %s (RLIMIT_MEMLOCK?)", bytes,
 			  std::strerror(errno));
 		return Error{ENOMEM};
 	}
@@ -214,7 +216,7 @@ Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t b
 		for (std::size_t j = 0; j < n; j++)
 			addrs[j] = static_cast<char *>(p) + (i + j) * ps;
 		if (::move_pages(0, n, addrs.data(), nullptr, status.data(), 0) != 0) {
-			CLOG_WARN("ALLOC: move_pages: %s", std::strerror(errno));
+			CLOG_INFO("ALLOC: move_pages: %s", std::strerror(errno));
 			return Error{ENOMEM};
 		}
 		for (std::size_t j = 0; j < n; j++) {
@@ -226,7 +228,7 @@ Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t b
 		}
 	}
 	if (::mbind(p, bytes, MPOL_BIND, mask, kMaskNodes, MPOL_MF_STRICT) != 0) {
-		CLOG_WARN("ALLOC: binding to node %d: %s", nid, std::strerror(errno));
+		CLOG_INFO("ALLOC: binding to node %d: %s", nid, std::strerror(errno));
 		return Error{ENOMEM};
 	}
 	return region;
@@ -242,7 +244,7 @@ void MemfdRegion::release() noexcept
 	// MADV_REMOVE refuses locked ranges (EINVAL): unlock them first.
 	(void)::munlock(addr_, bytes_);
 	if (::madvise(addr_, bytes_, MADV_REMOVE) != 0)
-		CLOG_WARN("release: MADV_REMOVE of %" PRIu64 " bytes: %s", bytes_, std::strerror(errno));
+		CLOG_INFO("release: MADV_REMOVE of %" PRIu64 " bytes: %s", bytes_, std::strerror(errno));
 	abandon();
 }
 

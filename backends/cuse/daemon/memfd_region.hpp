@@ -3,24 +3,28 @@
 // the daemon.
 //
 // CUSE has no mmap, so the memory does not travel through the device. The
-// client creates a memfd (MFD_ALLOW_SEALING) and names its descriptor number
-// in EMUCXL_ALLOC with EMUCXL_ALLOC_MEMFD. The daemon
-//   1. resolves that number in the fd table of the thread that issued the
-//      ioctl (the kernel's pid of the request, never a pid from the payload),
-//      through an O_PATH open of /proc/<tid>/fd/<n>: no device is ever opened
-//      on a client's say-so;
-//   2. checks it is an empty, sealable tmpfs memfd the client holds O_RDWR,
-//      sizes it (or finds it sized) to the allocation, seals it against
-//      shrinking and growing (so no page can be truncated away or added
-//      behind the daemon's accounting);
-//   3. maps it MAP_SHARED, binds that range to the node with
-//      mbind(MPOL_BIND, MPOL_MF_STRICT) before any page exists (shmem keeps
-//      the policy with the file, so it also governs the client's faults),
+// client creates a memfd (MFD_ALLOW_SEALING), sizes it to the allocation,
+// seals it with F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, and names its
+// descriptor number in EMUCXL_ALLOC with EMUCXL_ALLOC_MEMFD. The daemon
+//   1. takes that very file from the thread that issued the ioctl (the
+//      kernel's pid of the request, never a pid from the payload) with
+//      pidfd_getfd(), and checks with kcmp() that the thread's descriptor
+//      is that file: no path is looked up, nothing is reopened;
+//   2. checks it without changing it: a tmpfs memfd held O_RDWR, with the
+//      three seals (F_GET_SEALS) and no write seal, of the allocation's
+//      size, with no page yet. The daemon never truncates or seals a
+//      client's file: those take the inode lock, which a client can hold
+//      for ever (a write() into the memfd from a buffer that faults on a
+//      userfaultfd region or a FUSE mount of its own);
+//   3. maps it MAP_SHARED, binds that range to the node (shmem keeps the
+//      policy with the file, so it also governs the client's faults),
 //      populates it, mlocks it, and checks with move_pages that every page
 //      is on the node (ENOMEM otherwise, never another node);
 //   4. holds that mapping (not a descriptor) until release(), which drops
 //      the policy and punches the pages out of the file (MADV_REMOVE), so
-//      the memory is gone at once even if the client still maps the memfd.
+//      the memory is gone even if the client still maps the memfd. The
+//      punch takes the inode lock: the daemon runs it on a reaper thread,
+//      never on a request worker (reaper.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -35,14 +39,15 @@ namespace emucxl::cused {
 
 // A client's memfd, opened by the daemon and checked (steps 1-2).
 struct ClientMemfd {
-	Fd fd;          // the daemon's own O_RDWR open file of it
+	Fd fd;          // the client's own open file (pidfd_getfd), O_RDWR
 	dev_t dev = 0;  // identity of the inode, to refuse using one memfd twice
 	ino_t ino = 0;
 };
 
 // Steps 1-2 for `bytes` (page-rounded, > 0). EBADF: `fdnum` is not an open
-// descriptor of thread `tid`. EINVAL: it is not an empty, sealable tmpfs
-// memfd opened read-write, of size 0 or `bytes`.
+// descriptor of thread `tid`. EINVAL: it is not an empty tmpfs memfd opened
+// read-write, of size `bytes`, sealed F_SEAL_SHRINK | F_SEAL_GROW |
+// F_SEAL_SEAL and not against writing.
 Result<ClientMemfd> open_client_memfd(pid_t tid, int fdnum, std::uint64_t bytes) noexcept;
 
 // The daemon's mapping of a placed memfd (steps 3-4). Move-only.

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "log.hpp"
 
@@ -15,14 +16,27 @@ namespace emucxl {
 
 namespace {
 
-// ioctl(2), restarted when a signal interrupted it; -errno on failure.
+// How long a request the server keeps refusing as busy is retried.
+constexpr long kBusyRetryNs = 5L * 1000 * 1000 * 1000;  // 5 s
+
+// ioctl(2), restarted when a signal interrupted it, and retried with a
+// growing pause while the server answers EAGAIN (the CUSE daemon's cap on
+// requests in flight per session and per user: another thread of ours, or
+// of our user, has that many outstanding); -errno on failure.
 int xioctl(int fd, unsigned long cmd, void *arg) noexcept
 {
+	long waited = 0, pause = 20 * 1000;  // ns
 	for (;;) {
 		if (::ioctl(fd, cmd, arg) == 0)
 			return 0;
-		if (errno != EINTR)
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || waited >= kBusyRetryNs)
 			return -errno;
+		struct timespec ts = {0, pause};
+		(void)::nanosleep(&ts, nullptr);
+		waited += pause;
+		pause = pause < 10 * 1000 * 1000 ? pause * 2 : pause;  // up to 10 ms
 	}
 }
 

@@ -42,6 +42,11 @@
  *               node has no free pages left (never a fallback to another node)
  *   EOPNOTSUPP  a flag this implementation does not serve (EMUCXL_ALLOC_MEMFD
  *               on the kernel module)
+ *   EDQUOT      EMUCXL_ALLOC beyond a quota: the module's handles per open
+ *               file (max_handles), the daemon's allocations or bytes per
+ *               session or per uid
+ *   EAGAIN      (daemon) too many requests of this session or uid in flight;
+ *               retry (libemucxl does)
  *   ENOENT      EMUCXL_FREE of a handle that is not live in this session
  *   EINTR       EMUCXL_ALLOC interrupted by a fatal signal (nothing allocated)
  */
