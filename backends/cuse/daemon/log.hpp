@@ -2,9 +2,14 @@
 // log.hpp - emucxl-cused's messages: to stderr in the foreground, to syslog
 // once daemonised (stderr is /dev/null then), at or above --log-level.
 //
-// Anything a client can trigger (bad arguments, a full node) is logged at
-// info or debug, below the default level (warn), so a misbehaving client
-// cannot flood the log.
+// Anything a client can trigger (bad arguments, a full node, quotas, a
+// failed placement or punch) is logged at info or debug, below the default
+// level (warn), so a misbehaving client cannot flood the log.
+//
+// Why not core's logger (core/src/log.hpp): that one belongs to libemucxl,
+// takes its level from EMUCXL_LOG through core's config and writes to
+// stderr only; the daemon does not link core, takes --log-level, and must
+// switch to syslog once it has daemonised (stderr is /dev/null then).
 #pragma once
 
 namespace emucxl::cused {
