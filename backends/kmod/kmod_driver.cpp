@@ -16,7 +16,9 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "client/device_driver.hpp"
@@ -41,6 +43,14 @@ private:
 		auto a = client_.alloc(length, static_cast<unsigned>(logical_node));
 		if (!a)
 			return Error{a.error()};
+		// A 32-bit off_t (no LFS) cannot name offsets from 2^31 on: the
+		// cast would wrap onto another allocation of this session.
+		if (a->offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
+			LOG_WARN("kmod: mmap offset %llu does not fit off_t",
+				 static_cast<unsigned long long>(a->offset));
+			(void)client_.free(a->handle);
+			return Error{EOVERFLOW};
+		}
 
 		void *addr = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED,
 				    client_.fd(), static_cast<off_t>(a->offset));

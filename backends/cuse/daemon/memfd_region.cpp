@@ -160,6 +160,8 @@ Result<MemfdRegion> MemfdRegion::place(const ClientMemfd &memfd, std::uint64_t b
 	// (log.hpp). The ALLOC's errno tells the client.
 	if (nid < 0 || nid >= kMaskNodes - 1)
 		return Error{EINVAL};
+	if (bytes > SIZE_MAX)  // a 32-bit daemon: no such mapping
+		return Error{ENOMEM};
 	void *p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.fd.get(), 0);
 	if (p == MAP_FAILED) {
 		// ENOMEM here is usually vm.max_map_count: one mapping per allocation.
