@@ -22,11 +22,15 @@
 //                                  had their own capacity
 //   ThreadWithItsOwnFdTable        the memfd is taken from the calling
 //                                  thread's table, or refused, never another
+//   ClientCanMoveItsOwnPages       (documented, not prevented) mbind + punch
+//                                  + refault puts a page elsewhere; the count
+//                                  stays an upper bound, FREE takes it too
 //
 // Needs root, /dev/cuse and userfaultfd: runs in the vm/ guest
 // (tests/vm/device_attacks.sh), skips elsewhere.
 #include <gtest/gtest.h>
 #include <linux/userfaultfd.h>
+#include <numaif.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -42,6 +46,7 @@
 
 #include "abi_util.hpp"
 #include "daemon_util.hpp"
+#include "placement.hpp"
 
 using namespace emucxl::test;
 
@@ -602,6 +607,42 @@ TEST_F(CuseAttack, ThreadWithItsOwnFdTable)
 	struct stat st{};
 	ASSERT_EQ(::fstat(victim.get(), &st), 0);
 	EXPECT_EQ(st.st_blocks * 512, static_cast<blkcnt_t>(page())) << "not placed, not punched";
+	expect_back_to_base();
+	expect_alive();
+}
+
+// ---- 7. placement is the client's to break ---------------------------------
+
+TEST_F(CuseAttack, ClientCanMoveItsOwnPages)
+{
+	start();
+	if (info_.node[0].physical_node == info_.node[1].physical_node)
+		GTEST_SKIP() << "one physical node: nowhere else to refault to";
+	Fd m = make_memfd(kMiB);
+	Alloc a = alloc_memfd(dev_.get(), kMiB, 1, m.get());
+	ASSERT_EQ(a.err, 0);
+	char *p = static_cast<char *>(map_memfd(m.get(), kMiB));
+	ASSERT_NE(p, MAP_FAILED);
+	// The policy is the inode's: the client rebinds its own mapping of the
+	// first page to the local node, punches it out and faults it in again.
+	unsigned long mask = 1UL << info_.node[0].physical_node;
+	ASSERT_EQ(::mbind(p, page(), MPOL_BIND, &mask, sizeof(mask) * 8, 0), 0);
+	ASSERT_EQ(::fallocate(m.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			      static_cast<off_t>(page())), 0);
+	p[0] = 1;
+	const auto nodes = emucxl::test::page_nodes(p, page());
+	ASSERT_EQ(nodes.size(), 1u);
+	EXPECT_EQ(nodes[0], static_cast<int>(info_.node[0].physical_node))
+		<< "the refaulted page follows the client's policy (not prevented)";
+	struct stat st{};
+	ASSERT_EQ(::fstat(m.get(), &st), 0);
+	EXPECT_LE(st.st_blocks * 512, static_cast<blkcnt_t>(kMiB)) << "the size seal bounds it";
+	EXPECT_EQ(stats().node[1].allocated, base_.node[1].allocated + kMiB)
+		<< "still counted: an upper bound of what the client holds";
+	ASSERT_EQ(free_handle(dev_.get(), a.handle), 0);
+	ASSERT_EQ(::fstat(m.get(), &st), 0);
+	EXPECT_EQ(st.st_blocks, 0) << "FREE takes the moved page too";
+	::munmap(p, kMiB);
 	expect_back_to_base();
 	expect_alive();
 }
