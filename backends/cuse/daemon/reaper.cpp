@@ -15,6 +15,8 @@ namespace emucxl::cused {
 
 namespace {
 
+constexpr std::chrono::milliseconds kIdle{1000};  // a reaper thread's life without work
+
 // What a caller of release() waits for.
 struct Batch {
 	std::size_t pending = 0;  // jobs not done yet; guarded by State::lock
@@ -42,7 +44,15 @@ Reaper::~Reaper() { stop(std::chrono::milliseconds(0)); }
 void Reaper::work(std::shared_ptr<State> st, uid_t uid) noexcept
 {
 	std::unique_lock<std::mutex> g(st->lock);
+	auto has_work = [&] {
+		auto q = st->queues.find(uid);
+		return st->stopping || (q != st->queues.end() && !q->second.empty());
+	};
 	for (;;) {
+		// Idle a moment before ending: a client that frees in a loop
+		// would otherwise cost a thread start per FREE.
+		if (!has_work())
+			st->changed.wait_for(g, kIdle, has_work);
 		auto q = st->queues.find(uid);
 		if (q == st->queues.end() || q->second.empty() || st->stopping) {
 			if (q != st->queues.end() && q->second.empty())
@@ -53,6 +63,8 @@ void Reaper::work(std::shared_ptr<State> st, uid_t uid) noexcept
 		}
 		State::Item item = std::move(q->second.front());
 		q->second.pop_front();
+		if (q->second.empty())
+			st->queues.erase(q);  // stop() waits for no queue at all
 		g.unlock();
 		item.job.region.release();  // may block on the client's inode lock
 		g.lock();
@@ -79,6 +91,7 @@ bool Reaper::release(uid_t uid, std::vector<Job> jobs, std::chrono::milliseconds
 			q.push_back({std::move(j), batch});
 		batch->pending = jobs.size();
 		jobs.clear();
+		st_->changed.notify_all();  // an idle thread of this uid takes them
 		if (st_->working.insert(uid).second) {
 			try {
 				std::thread(work, st_, uid).detach();
@@ -126,6 +139,7 @@ bool Reaper::stop(std::chrono::milliseconds wait) noexcept
 		std::unique_lock<std::mutex> g(st_->lock);
 		st_->changed.wait_for(g, wait, [&] { return st_->queues.empty(); });
 		st_->stopping = true;
+		st_->changed.notify_all();  // idle threads end
 		for (auto &[uid, q] : st_->queues)
 			for (auto &item : q)
 				left.push_back(std::move(item));

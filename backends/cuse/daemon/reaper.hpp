@@ -13,7 +13,7 @@
 //     pages are gone, so the counters never show less than the node holds:
 //     a client that blocks its punch keeps being charged for it;
 //   - threads are started on demand, one per uid with work, and end when
-//     their queue is empty.
+//     their queue has stayed empty for a second.
 // Thread-safe.
 #pragma once
 
