@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  // mremap
+#endif
 // fork.cpp - lift MADV_DONTFORK around fork() for the private mappings that
 // hold emucxl memory (fork.hpp). Runs inside fork(): no allocation, fixed
 // static storage, /proc/self/smaps read with read(2).
 #include "fork.hpp"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -18,11 +22,15 @@ namespace {
 
 struct Range {
 	std::uintptr_t start, end;
+	bool shared;  // a device or memfd mapping (kmod, cuse): copied in the child
 };
 constexpr std::size_t kMaxRanges = 8192;  // more emucxl mappings than this: the rest stay DONTFORK
 constinit Range g_ranges[kMaxRanges];
 constinit std::size_t g_count = 0;
 constinit std::atomic_flag g_busy = ATOMIC_FLAG_INIT;  // one fork at a time in here
+// The parent waits on this until the child has its private copies of the
+// shared ranges (else the parent could change them halfway through a copy).
+constinit int g_pipe[2] = {-1, -1};
 
 std::uintptr_t parse_hex(const char *&p, const char *end)
 {
@@ -46,7 +54,8 @@ std::uintptr_t parse_hex(const char *&p, const char *end)
 struct Parser {
 	bool (*is_emucxl)(void *);
 	std::uintptr_t start = 0, end = 0;
-	bool candidate = false;  // private, writable, anonymous
+	bool candidate = false;  // writable; private ones anonymous
+	bool shared = false;
 
 	void line(const char *s, const char *e)
 	{
@@ -54,7 +63,7 @@ struct Parser {
 			if (candidate && has_flag(s + 8, e, "dc") && g_count < kMaxRanges &&
 			    is_emucxl(reinterpret_cast<void *>(start)) &&
 			    madvise(reinterpret_cast<void *>(start), end - start, MADV_DOFORK) == 0)
-				g_ranges[g_count++] = {start, end};
+				g_ranges[g_count++] = {start, end, shared};
 			candidate = false;
 			return;
 		}
@@ -65,8 +74,9 @@ struct Parser {
 		p++;
 		const std::uintptr_t b = parse_hex(p, e);
 		// " rw-p 00000000 00:00 0" then spaces and an optional path
-		candidate = e - p > 5 && p[1] == 'r' && p[2] == 'w' && p[4] == 'p';
-		if (candidate) {
+		candidate = e - p > 5 && p[1] == 'r' && p[2] == 'w' && (p[4] == 'p' || p[4] == 's');
+		shared = candidate && p[4] == 's';
+		if (candidate && !shared) {
 			// inode 0: the field after perms, offset and dev
 			int field = 0;
 			const char *q = p;
@@ -129,6 +139,12 @@ void prepare(bool (*is_emucxl)(void *)) noexcept
 		have -= pos;
 	}
 	close(fd);
+	for (std::size_t i = 0; i < g_count; i++)
+		if (g_ranges[i].shared) {
+			if (pipe2(g_pipe, O_CLOEXEC) != 0)
+				g_pipe[0] = g_pipe[1] = -1;
+			break;
+		}
 }
 
 void parent() noexcept
@@ -136,14 +152,51 @@ void parent() noexcept
 	for (std::size_t i = 0; i < g_count; i++)
 		(void)madvise(reinterpret_cast<void *>(g_ranges[i].start),
 			      g_ranges[i].end - g_ranges[i].start, MADV_DONTFORK);
+	if (g_pipe[0] >= 0) {
+		close(g_pipe[1]);
+		char c;
+		// One byte when the child is done, or EOF if it died first.
+		while (read(g_pipe[0], &c, 1) < 0 && errno == EINTR) {
+		}
+		close(g_pipe[0]);
+		g_pipe[0] = g_pipe[1] = -1;
+	}
 	g_busy.clear(std::memory_order_release);
 }
 
 void child() noexcept
 {
+	// A shared range is the parent's memory: replace it here by a private
+	// copy at the same address (the module and the daemon drop this
+	// process's reference when the shared mapping goes).
+	for (std::size_t i = 0; i < g_count; i++) {
+		if (!g_ranges[i].shared)
+			continue;
+		const std::size_t len = g_ranges[i].end - g_ranges[i].start;
+		void *old = reinterpret_cast<void *>(g_ranges[i].start);
+		void *copy = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				  -1, 0);
+		if (copy == MAP_FAILED) {
+			static const char msg[] = "emucxl-preload: fork: no memory for the child's "
+						  "copy of the heap\n";
+			ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			(void)w;
+			abort();  // better than writing into the parent's heap
+		}
+		std::memcpy(copy, old, len);
+		if (mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, old) == MAP_FAILED)
+			abort();
+	}
+	if (g_pipe[0] >= 0) {
+		close(g_pipe[0]);
+		ssize_t w = write(g_pipe[1], "x", 1);
+		(void)w;
+		close(g_pipe[1]);
+		g_pipe[0] = g_pipe[1] = -1;
+	}
 	// Ranges stay: they are what this child inherited. Its own children
 	// fork with the real allocator's heap only, and keep these copies
-	// (now ordinary, DOFORK memory) anyway.
+	// (now ordinary memory) anyway.
 	g_busy.clear(std::memory_order_release);
 }
 

@@ -4,14 +4,18 @@
 // emucxl memory is not inherited across fork() (the mbind driver marks it
 // MADV_DONTFORK, the module's mappings are VM_DONTCOPY). A program that
 // forks and reads its heap in the child (a shell running $(...), redis'
-// BGSAVE) would fault. So around fork() the preload lifts MADV_DONTFORK on
-// the *private* mappings that hold emucxl blocks (the mbind driver's), and
-// the child gets a copy-on-write copy, as it would of a glibc heap; the
-// parent puts MADV_DONTFORK back after the fork. Shared mappings (kmod's
-// device pages, cuse's memfd) are left alone: fork would share them with
-// the parent instead of copying them. The ranges are remembered, so the child
-// knows which pointers are the parent's emucxl blocks (it must never hand
-// those to the real allocator).
+// BGSAVE) would fault. So around fork() the preload lifts MADV_DONTFORK
+// (MADV_DOFORK) on the mappings that hold emucxl blocks, and puts it back in
+// the parent afterwards:
+//   - private mappings (mbind): the child gets a copy-on-write copy, as of a
+//     glibc heap, still bound to the node;
+//   - shared mappings (kmod's device pages, cuse's memfd): fork would share
+//     them, so the child replaces each by a private copy at the same address
+//     (in ordinary memory, local) while the parent waits for it in its
+//     atfork handler. The module documents MADV_DOFORK: the child's mapping
+//     holds its own reference, dropped when the copy replaces it.
+// The ranges are remembered, so the child knows which pointers are the
+// parent's emucxl blocks (it must never hand those to the real allocator).
 #pragma once
 
 #include <cstddef>

@@ -15,7 +15,10 @@ b=${EMUCXL_BUILD_DIR:?}
 ctl=$b/apps/emucxlctl/emucxlctl
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tests=$here/../../apps/preload/tests
-python=$(command -v python3) || { echo "SKIPPED: no python3 in this guest"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIPPED: no python3 in this guest"; exit 77; }
+# The interpreter itself: a wrapper script (pyenv's shims) would fork and
+# exec processes of its own under the preload.
+python=$(python3 -c 'import sys; print(sys.executable)')
 [[ -x $ctl ]] || { echo "preload_placement: $ctl missing (build first)"; exit 1; }
 if [[ $(cat /sys/devices/system/node/online) != 0-1 ]]; then
 	echo "SKIPPED: needs the two-node guest (nodes online: $(cat /sys/devices/system/node/online))"
@@ -83,9 +86,9 @@ for mode in fallback fail; do
 		"$python" "$tests/workload.py" --fill 64 1280 >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	echo "remote full, $mode: exit $rc, $(cat "$tmp/out")"
-	grep '^emucxl-run: failures' "$tmp/err"
-	fallbacks=$(sed -n 's/.*fallbacks=\([0-9]*\).*/\1/p' "$tmp/err")
-	failures=$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' "$tmp/err")
+	summary=$(grep '^emucxl-run: failures' "$tmp/err" | tail -n1)
+	echo "$summary"
+	fallbacks=$(val fallbacks "$summary") failures=$(val failures "$summary")
 	case $mode in
 	fallback)
 		((rc == 0)) && grep -q "allocated 20 chunks" "$tmp/out" && ((fallbacks > 0 && failures == 0)) &&

@@ -325,20 +325,12 @@ TEST(Threads, CrossThreadAllocReallocFree)
 
 // ---- fork and exec --------------------------------------------------------------------
 
-bool driver_is_mbind()
-{
-	const char *d = emucxl_driver_name();
-	return d && std::strcmp(d, "mbind") == 0;
-}
-
 // A child reads and writes the heap it inherited (a copy-on-write copy on
-// mbind), frees and reallocates parent blocks, allocates its own; the
-// parent's blocks keep their contents.
+// mbind, a private copy of the device's pages on kmod and cuse), frees and
+// reallocates parent blocks, allocates its own; the parent's blocks keep
+// their contents.
 TEST(Fork, ChildUsesTheInheritedHeap)
 {
-	if (!driver_is_mbind())
-		GTEST_SKIP() << "a child inherits the heap on mbind only (kmod/cuse pages are shared "
-				"mappings a child does not get; fork.hpp)";
 	constexpr std::size_t kSmall = 1000, kBig = std::size_t{1} << 20;
 	void *small = PM(malloc)(kSmall);
 	void *big = PM(malloc)(kBig);
