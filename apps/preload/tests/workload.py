@@ -15,13 +15,17 @@ def address(buf):
     return ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
 
 
+def touch(b):
+    """Write one byte a page (in C, one slice assignment): every page resident."""
+    b[::4096] = b"\x01" * len(range(0, len(b), 4096))
+
+
 def hold(ranges_file, count, size_mib):
     size = size_mib << 20
     bufs = []
     for _ in range(count):
         b = bytearray(size)
-        for i in range(0, size, 4096):  # write every page: resident, wherever it is
-            b[i] = 1
+        touch(b)
         bufs.append(b)
     with open(ranges_file + ".tmp", "w") as f:
         for b in bufs:
@@ -36,7 +40,7 @@ def fill(size_mib, limit_mib):
     try:
         while len(bufs) * size_mib < limit_mib:
             b = bytearray(size_mib << 20)
-            b[::4096] = b"\x01" * len(range(0, len(b), 4096))
+            touch(b)
             bufs.append(b)
     except MemoryError:
         print("MemoryError after %d chunks" % len(bufs))
