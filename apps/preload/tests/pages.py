@@ -4,6 +4,7 @@
 # every page of the ranges, and /proc/PID/numa_maps for the mappings that
 # hold them. Prints one line:
 #   pages=N move_pages_n0=A move_pages_n1=B move_pages_other=C numa_maps_n0=D numa_maps_n1=E
+import collections
 import ctypes
 import re
 import sys
@@ -38,8 +39,8 @@ def move_pages_count(pid, rs):
         status = (ctypes.c_int * len(chunk))()
         if numa.move_pages(pid, len(chunk), arr, None, status, 0) != 0:
             sys.exit("move_pages failed: errno %d" % ctypes.get_errno())
-        for s in status:
-            counts[s] = counts.get(s, 0) + 1
+        for node, n in collections.Counter(status).items():  # counted in C
+            counts[node] = counts.get(node, 0) + n
     return len(pages), counts
 
 
