@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash disable=SC2034  # sourced by vm/run: sets its variables
 # The timing model's side of vm/run: profiles (vm/profiles), the plugin's
-# arguments, ACPI HMAT, and the once-per-machine calibration of TCG's own
+# arguments, ACPI HMAT, and the calibration of TCG's own
 # cost per access. See vm/README.md, "Timing".
 
 # vm_timing_profile NAME: print "L,R,LG,RG" of a profile ("" for off).
@@ -50,16 +50,24 @@ vm_timing_remote_ranges() {  # LOCAL_MIB REMOTE_MIB -> "remote=S-E" words
 
 # vm_timing_calibration: "LAT_NS LINE_NS", TCG's own cost of one dependent
 # load over 128 MiB and of one streamed line on node 0, with the plugin
-# modelling but injecting nothing. Measured once per QEMU, kernel, CPU count
-# and host CPU model, by a guest boot of vm/run itself, and cached. The best
-# of 5 reps: host load only ever adds time, and the cap built on this must
-# describe TCG, not whatever else the host was doing then.
+# modelling but injecting nothing: the medians of 5 reps of a guest boot of
+# vm/run itself. Cached per QEMU, kernel, CPU count, host CPU model and plugin
+# source. Injection is real time, so the calibration must describe the host
+# as it is during the run it serves: EMUCXL_TIMING_CALIBRATE_SINCE=EPOCH redoes
+# a calibration made before EPOCH (tests/run-all and apps/run-experiments set
+# it to their own start: one calibration per invocation, in the same
+# conditions as the measurements it serves).
 vm_timing_calibration() {
-  local key file out lat gbs
+  local key file out lat gbs since=${EMUCXL_TIMING_CALIBRATE_SINCE:-0}
   key=$(printf '%s|%s|%s|%s|%s' "$(<"$VM_QEMU_DIR/version")" "$flavour" "$cpus" \
     "$(grep -m1 'model name' /proc/cpuinfo)" "$(sha1sum <"$VM_DIR/plugin/cxltiming.c")" |
     sha1sum | cut -c1-16)
   file=$VM_CACHE/timing-calibration/$key
+  [[ $since =~ ^[0-9]+$ ]] || vm_die "EMUCXL_TIMING_CALIBRATE_SINCE wants seconds since the epoch, not '$since'"
+  if [[ -s $file ]] && (($(stat -c %Y "$file") < since)); then
+    vm_log "timing: the calibration in $file predates EMUCXL_TIMING_CALIBRATE_SINCE: redoing it"
+    rm -f "$file"
+  fi
   if [[ ! -s $file ]]; then
     local memlat=$EMUCXL_BUILD_DIR/apps/memlat/emucxl-memlat
     [[ -x $memlat ]] || vm_die "the timing model's calibration needs $memlat (build the project first)"
@@ -68,8 +76,8 @@ vm_timing_calibration() {
       --no-kmod --no-cused --cxl-timing 100,100,100,100 --timing-calibrate -- \
       "$memlat" --node 0 --mib 128 --loads 1000000 --reps 5 --json | grep '^{"working_set_mib"') ||
       vm_die "timing calibration run failed"
-    lat=$(sed -n 's/.*"best_latency_ns": \([0-9.]*\).*/\1/p' <<<"$out")
-    gbs=$(sed -n 's/.*"best_read_gbs": \([0-9.]*\).*/\1/p' <<<"$out")
+    lat=$(sed -n 's/.*"latency_ns": \([0-9.]*\).*/\1/p' <<<"$out")
+    gbs=$(sed -n 's/.*"read_gbs": \([0-9.]*\).*/\1/p' <<<"$out")
     [[ -n $lat && -n $gbs ]] || vm_die "timing calibration: cannot read '$out'"
     mkdir -p "$(dirname "$file")"
     awk -v l="$lat" -v g="$gbs" 'BEGIN { printf "%.2f %.3f\n", l, 64 / g }' >"$file.tmp"

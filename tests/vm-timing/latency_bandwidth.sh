@@ -51,7 +51,7 @@ for n in 0 1; do
     "$(awk -v x="$gbs" 'BEGIN { print x * 1000 }')" 0.01
 done
 
-out=$(EMUCXL_BACKEND=mbind "$memlat" --mib 128 --loads 1000000 --reps 3 --json) ||
+out=$(EMUCXL_BACKEND=mbind "$memlat" --mib 128 --loads 1000000 --reps 5 --json) ||
   { echo "FAIL  emucxl-memlat failed"; exit 1; }
 echo "$out"
 field() {  # NODE KEY
