@@ -71,7 +71,7 @@ vm_timing_calibration() {
   if [[ ! -s $file ]]; then
     local memlat=$EMUCXL_BUILD_DIR/apps/memlat/emucxl-memlat
     [[ -x $memlat ]] || vm_die "the timing model's calibration needs $memlat (build the project first)"
-    vm_log "timing: calibrating TCG's own cost per access on this machine (once; cached in $file)"
+    vm_log "timing: calibrating TCG's own cost per access (cached in $file)"
     out=$(EMUCXL_BACKEND=mbind EMUCXL_LOG=error "$VM_DIR/run" --kernel "$flavour" --cpus "$cpus" \
       --no-kmod --no-cused --cxl-timing 100,100,100,100 --timing-calibrate -- \
       "$memlat" --node 0 --mib 128 --loads 1000000 --reps 5 --json | grep '^{"working_set_mib"') ||

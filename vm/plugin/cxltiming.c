@@ -20,7 +20,7 @@
  * The charge is real time: the vCPU spins until it is paid, so every clock
  * the guest has (TSC, HPET, ...) sees it. TCG itself already spends time
  * between misses; that time counts towards the charge, up to a cap
- * (lat_overhead/line_overhead: 1.5x what vm/run's once-per-machine
+ * (lat_overhead/line_overhead: 1.5x what vm/run's per-run
  * calibration boot with inject=0 measured), so a dependent load costs the
  * profile's latency however fast or loaded the host is at that moment.
  * Where TCG alone is slower than the profile's local latency, vm/run passes
