@@ -8,7 +8,8 @@
 //   - single-thread streaming read and write bandwidth (GB/s) over a buffer
 //     of the same size, 8-byte loads/stores in address order.
 // It is an independent observer of the timing model: it reads nothing from
-// the model, only CLOCK_MONOTONIC around its own loops. Medians of --reps.
+// the model, only CLOCK_MONOTONIC around its own loops. Medians of --reps,
+// the nodes' reps interleaved.
 #include <emucxl/emucxl.h>
 
 #include <algorithm>
@@ -112,31 +113,49 @@ double write_gbs(char *buf, std::size_t bytes)
 	return double(bytes - bytes / words_per_line) / (t1 - t0);
 }
 
-int measure(const Options &o, int node, NodeResult *out)
+// One node's buffer and what its reps measured.
+struct NodeRun {
+	int node;
+	char *buf = nullptr;
+	std::vector<double> lat, rd, wr;
+};
+
+// Reps alternate between the nodes (node 0's rep r, node 1's rep r, ...):
+// under the guest's timing model the host's own speed drifts over minutes,
+// and comparing nodes measured in the same stretch of time keeps that drift
+// out of their ratio.
+int measure(const Options &o, std::vector<NodeResult> *out)
 {
 	const std::size_t bytes = o.mib << 20;
-	auto *buf = static_cast<char *>(emucxl_alloc(bytes, node));
-	if (!buf) {
-		std::fprintf(stderr, "emucxl-memlat: %zu MiB on node %d: %s\n", o.mib, node,
-			     std::strerror(errno));
-		return -1;
+	std::vector<NodeRun> runs;
+	int rc = 0;
+	for (int node : o.nodes) {
+		auto *buf = static_cast<char *>(emucxl_alloc(bytes, node));
+		if (!buf) {
+			std::fprintf(stderr, "emucxl-memlat: %zu MiB on node %d: %s\n", o.mib, node,
+				     std::strerror(errno));
+			rc = -1;
+			break;
+		}
+		build_chase(buf, bytes, 42);
+		chase_ns(buf, o.loads / 4);  // warm the TLBs
+		runs.push_back({node, buf, {}, {}, {}});
 	}
-	build_chase(buf, bytes, 42);
-	std::vector<double> lat, rd, wr;
-	chase_ns(buf, o.loads / 4);  // warm the TLBs and the model's cache
-	for (int r = 0; r < o.reps; ++r) {
-		lat.push_back(chase_ns(buf, o.loads));
-		rd.push_back(read_gbs(buf, bytes));
-		wr.push_back(write_gbs(buf, bytes));
+	for (int r = 0; rc == 0 && r < o.reps; ++r) {
+		for (auto &n : runs) {
+			n.lat.push_back(chase_ns(n.buf, o.loads));
+			n.rd.push_back(read_gbs(n.buf, bytes));
+			n.wr.push_back(write_gbs(n.buf, bytes));
+		}
 	}
-	*out = {node,
-		median(lat),
-		median(rd),
-		median(wr),
-		*std::min_element(lat.begin(), lat.end()),
-		*std::max_element(rd.begin(), rd.end())};
-	emucxl_free(buf, bytes);
-	return 0;
+	for (auto &n : runs) {
+		if (rc == 0)
+			out->push_back({n.node, median(n.lat), median(n.rd), median(n.wr),
+					*std::min_element(n.lat.begin(), n.lat.end()),
+					*std::max_element(n.rd.begin(), n.rd.end())});
+		emucxl_free(n.buf, bytes);
+	}
+	return rc;
 }
 
 int usage(const char *why)
@@ -199,15 +218,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	std::vector<NodeResult> res;
-	int rc = 0;
-	for (int node : o.nodes) {
-		NodeResult r{};
-		if (measure(o, node, &r) != 0) {
-			rc = 1;
-			break;
-		}
-		res.push_back(r);
-	}
+	const int rc = measure(o, &res) != 0 ? 1 : 0;
 	emucxl_exit();
 	if (o.json) {
 		std::printf("{\"working_set_mib\": %zu, \"reps\": %d, \"nodes\": [", o.mib, o.reps);

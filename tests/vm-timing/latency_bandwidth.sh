@@ -3,13 +3,15 @@
 # latency_bandwidth.sh (in the vm/ guest booted with --cxl-timing or
 # --cxl-profile): the timing model, checked by an independent observer.
 # emucxl-memlat chases pointers through 128 MiB and streams over it on each
-# node, through the emucxl API, timing only its own loops. Asserted (the
+# node, through the emucxl API, timing only its own loops, the nodes' reps
+# interleaved (the host's speed drifts; both nodes see the same drift). Asserted (the
 # issue's targets, as a benchmark-style check on medians):
 #   - dependent-load latency node1/node0 = REMOTE_NS/LOCAL_NS within +-10%;
 #   - streaming read on node 1 = REMOTE_GBS within +-15%, when REMOTE_GBS is
 #     below what TCG itself reaches on node 0 (else the model cannot be seen);
 #   - node 0's streaming read is not slowed by node 1's setting: at least
-#     85% of what the calibration run measured with nothing injected;
+#     60% of what the calibration boot measured with nothing injected, and
+#     1.5x REMOTE_GBS (see below why not closer);
 #   - ACPI HMAT in sysfs carries the profile's latencies and bandwidths.
 # Run by tests/run-all's timing stage on kernel 6.12 (one boot, EMUCXL_BACKEND
 # mbind: the model sits below every driver, in guest-physical memory).
@@ -71,10 +73,19 @@ if awk -v r="${t[remote_gbs]}" -v g="$tcg_gbs" 'BEGIN { exit !(r < g) }'; then
 else
   echo "note  remote_gbs ${t[remote_gbs]} is not below TCG's own $tcg_gbs GB/s: bandwidth cap not visible, not checked"
 fi
-if awk -v m="$rd0" -v g="$tcg_gbs" 'BEGIN { exit !(m >= 0.85 * g) }'; then
-  echo "ok    stream read node0 $rd0 GB/s >= 85% of TCG's own $tcg_gbs GB/s"
+# Node 0 is measured in the same boot as node 1 but against a calibration
+# boot minutes earlier, and TCG's own speed drifts between boots by up to a
+# quarter on this kind of host (measured: 0.207 and 0.276 GB/s in two
+# calibration boots four minutes apart). So this asserts what a drift cannot
+# fake: node 0 streams at TCG's own speed, not at node 1's (were node 0
+# charged node 1's costs, it would stream at REMOTE_GBS).
+if awk -v m="$rd0" -v g="$tcg_gbs" -v r="${t[remote_gbs]}" \
+  'BEGIN { exit !(m >= 0.6 * g && (r >= 0.6 * g || m >= 1.5 * r)) }'; then
+  echo "ok    stream read node0 $rd0 GB/s: TCG's own speed ($(awk -v m="$rd0" -v g="$tcg_gbs" \
+    'BEGIN { printf "%.0f", 100 * m / g }')% of the calibration's $tcg_gbs GB/s), not node 1's"
 else
-  echo "FAIL  stream read node0 $rd0 GB/s < 85% of TCG's own $tcg_gbs GB/s: node 0 is slowed"
+  echo "FAIL  stream read node0 $rd0 GB/s against the calibration's $tcg_gbs GB/s and node 1's" \
+    "${t[remote_gbs]}: node 0 is slowed"
   fail=1
 fi
 exit $fail

@@ -19,10 +19,12 @@
  *     bandwidth.
  * The charge is real time: the vCPU spins until it is paid, so every clock
  * the guest has (TSC, HPET, ...) sees it. TCG itself already spends time
- * between misses; that time counts towards the charge, up to a cap
- * (lat_overhead/line_overhead: 1.5x what vm/run's per-run
- * calibration boot with inject=0 measured), so a dependent load costs the
- * profile's latency however fast or loaded the host is at that moment.
+ * between misses; that time counts towards the charge, up to a cap that
+ * starts at lat_overhead/line_overhead (1.5x what vm/run's per-run
+ * calibration boot with inject=0 measured) and follows TCG's own time per
+ * miss as the run measures it (struct own_cost; adapt=0 keeps it fixed), so
+ * a dependent load costs the profile's latency however fast or loaded the
+ * host is at that moment, as long as TCG alone is faster than the target.
  * Where TCG alone is slower than the profile's local latency, vm/run passes
  * scale > 1: latencies are then stretched by the same factor on both tiers
  * (ratios stay the profile's); bandwidths are absolute.
@@ -30,10 +32,12 @@
  * Arguments (key=value): remote=START-END (hex guest-physical range of the
  * remote node, repeatable), local_ns, remote_ns, local_gbs, remote_gbs,
  * scale, lat_overhead (ns), line_overhead (ns), llc_kib (default 2048),
- * ways (default 16), inject (1, or 0 to model without delaying), report=PATH.
- * At exit it writes per-node miss counts, and how many misses found TCG
- * slower than the cap (the host was busy: those misses cost more than the
- * profile says), as one line to PATH (vm/run prints it) and QEMU's log.
+ * ways (default 16), inject (1, or 0 to model without delaying), adapt (1,
+ * or 0 for a fixed cap), report=PATH.
+ * At exit it writes per-node miss counts, how many misses found TCG slower
+ * than the cap (the host was busy: those misses cost more than the profile
+ * says) and the range the caps took, as one line to PATH (vm/run prints
+ * it) and QEMU's log.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,6 +57,31 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define PAGE_LINES 64 /* lines in a 4 KiB page */
 
 enum { LOCAL = 0, REMOTE = 1, NODES = 2 };
+enum { LATENCY = 0, STREAM = 1, KINDS = 2 }; /* what a miss pays */
+
+/*
+ * The host's speed drifts over minutes (a busy neighbour, frequency), and
+ * a cap from a calibration boot minutes earlier would then be wrong. So each
+ * vCPU keeps measuring TCG's own time per miss of each kind: every OWN_WINDOW
+ * misses, the cap becomes OWN_CAP_FACTOR times the window's OWN_PERCENTILE
+ * (a low percentile: misses that follow compute are slower, back-to-back
+ * misses show what TCG alone costs), bounded to [1/OWN_CAP_BOUND,
+ * OWN_CAP_BOUND] times the calibrated cap so that a compute-bound stretch
+ * cannot hide memory time behind a cap that grew with it.
+ */
+#define OWN_BIN_NS 8
+#define OWN_BINS 512 /* up to 4 us per miss */
+#define OWN_WINDOW 65536
+#define OWN_PERCENTILE 20
+#define OWN_CAP_FACTOR 1.5
+#define OWN_CAP_BOUND 1.5
+
+struct own_cost {
+	uint32_t hist[OWN_BINS];
+	uint32_t n;
+	double cap;      /* ns of TCG's own time a miss may count */
+	double min_cap, max_cap; /* the range it took, for the exit summary */
+};
 
 struct range {
 	uint64_t start, end; /* [start, end) */
@@ -67,9 +96,9 @@ static struct {
 	double scale;
 	double lat_overhead, line_overhead;
 	unsigned sets, ways;
-	int inject;
+	int inject, adapt;
 	char report[512];
-} cfg = { .scale = 1.0, .ways = 16, .inject = 1 };
+} cfg = { .scale = 1.0, .ways = 16, .inject = 1, .adapt = 1 };
 
 /* One vCPU's cache and clock; touched only by that vCPU's thread. */
 struct vcpu {
@@ -81,6 +110,7 @@ struct vcpu {
 	uint64_t stream_last[NODES][STREAMS]; /* last line of each stream */
 	uint32_t stream_stamp[NODES][STREAMS];
 	double last_end;   /* CLOCK_MONOTONIC ns when the previous miss was paid */
+	struct own_cost own[KINDS]; /* TCG's own time per miss, as it is now */
 	uint64_t misses[NODES], streams[NODES], writebacks[NODES];
 	uint64_t over_cap; /* misses whose own TCG time exceeded the cap */
 	uint64_t accesses;
@@ -104,26 +134,63 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* Record one miss's own time; at the end of a window, move the cap. */
+static void own_record(struct own_cost *c, double own_ns, double calibrated)
+{
+	unsigned bin = own_ns <= 0 ? 0 : (unsigned)(own_ns / OWN_BIN_NS);
+	uint32_t want, seen = 0;
+	double cap;
+
+	c->hist[bin < OWN_BINS ? bin : OWN_BINS - 1]++;
+	if (++c->n < OWN_WINDOW)
+		return;
+	want = OWN_WINDOW / 100 * OWN_PERCENTILE;
+	for (bin = 0; bin < OWN_BINS; bin++) {
+		seen += c->hist[bin];
+		if (seen >= want)
+			break;
+	}
+	cap = OWN_CAP_FACTOR * (bin + 0.5) * OWN_BIN_NS;
+	if (cap > calibrated * OWN_CAP_BOUND)
+		cap = calibrated * OWN_CAP_BOUND;
+	if (cap < calibrated / OWN_CAP_BOUND)
+		cap = calibrated / OWN_CAP_BOUND;
+	c->cap = cap;
+	if (cap < c->min_cap)
+		c->min_cap = cap;
+	if (cap > c->max_cap)
+		c->max_cap = cap;
+	memset(c->hist, 0, sizeof(c->hist));
+	c->n = 0;
+}
+
 /*
  * Charge one miss: the time since the previous miss ended (TCG's own work,
- * at most the calibrated overhead cap) counts towards it, the rest is spun
- * away. Spinning, because sleeping is far coarser than these delays. A
- * pointer chase therefore takes the target per load whatever the host's
- * load is, as long as TCG alone stays under the cap.
+ * at most the current cap) counts towards it, the rest is spun away.
+ * Spinning, because sleeping is far coarser than these delays. A pointer
+ * chase therefore takes the target per load whatever the host's load is, as
+ * long as TCG alone stays under the cap. The spin's overshoot (one clock
+ * read) counts towards the next miss, so it does not add up.
  */
-static void charge(struct vcpu *v, double target_ns, double own_cap_ns)
+static void charge(struct vcpu *v, int kind, double target_ns)
 {
+	struct own_cost *c = &v->own[kind];
 	double now = now_ns(), own = now - v->last_end, until;
 
-	if (own > own_cap_ns) {
-		own = own_cap_ns;
+	if (cfg.adapt)
+		own_record(c, own, kind == LATENCY ? cfg.lat_overhead : cfg.line_overhead);
+	if (own > c->cap) {
+		own = c->cap;
 		v->over_cap++;
 	}
 	until = now + target_ns - own;
-	if (cfg.inject)
-		while (now < until)
-			now = now_ns();
-	v->last_end = now;
+	if (!cfg.inject || now >= until) {
+		v->last_end = now;
+		return;
+	}
+	while (now < until)
+		now = now_ns();
+	v->last_end = until;
 }
 
 /*
@@ -188,9 +255,9 @@ static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 	v->misses[node]++;
 	if (continues_stream(v, node, line)) {
 		v->streams[node]++;
-		charge(v, cfg.line_ns[node] + wb_ns, cfg.line_overhead);
+		charge(v, STREAM, cfg.line_ns[node] + wb_ns);
 	} else {
-		charge(v, cfg.lat_ns[node] + wb_ns, cfg.lat_overhead);
+		charge(v, LATENCY, cfg.lat_ns[node] + wb_ns);
 	}
 }
 
@@ -244,12 +311,18 @@ static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
 	for (int n = 0; n < NODES; n++)
 		for (int i = 0; i < STREAMS; i++)
 			v->stream_last[n][i] = UINT64_MAX - 1;
+	v->own[LATENCY].cap = cfg.lat_overhead;
+	v->own[STREAM].cap = cfg.line_overhead;
+	for (int k = 0; k < KINDS; k++)
+		v->own[k].min_cap = v->own[k].max_cap = v->own[k].cap;
 }
 
 static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
 {
 	uint64_t m[NODES] = { 0 }, s[NODES] = { 0 }, wb[NODES] = { 0 }, acc = 0, oc = 0;
-	char buf[512];
+	double lo[KINDS] = { cfg.lat_overhead, cfg.line_overhead };
+	double hi[KINDS] = { cfg.lat_overhead, cfg.line_overhead };
+	char buf[768];
 
 	(void)id;
 	(void)udata;
@@ -261,13 +334,21 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
 		}
 		acc += vcpus[c].accesses;
 		oc += vcpus[c].over_cap;
+		for (int k = 0; k < KINDS && vcpus[c].accesses; k++) {
+			if (vcpus[c].own[k].min_cap < lo[k])
+				lo[k] = vcpus[c].own[k].min_cap;
+			if (vcpus[c].own[k].max_cap > hi[k])
+				hi[k] = vcpus[c].own[k].max_cap;
+		}
 	}
 	snprintf(buf, sizeof(buf),
 		 "cxltiming: %" PRIu64 " accesses; node0 misses %" PRIu64 " (%" PRIu64
 		 " streaming) write-backs %" PRIu64 "; node1 misses %" PRIu64 " (%" PRIu64
 		 " streaming) write-backs %" PRIu64 "; %" PRIu64
-		 " misses found TCG slower than the calibrated cap\n",
-		 acc, m[0], s[0], wb[0], m[1], s[1], wb[1], oc);
+		 " misses found TCG slower than the cap; cap per latency miss %.0f-%.0f ns,"
+		 " per streamed line %.0f-%.0f ns (calibrated %.0f, %.0f)\n",
+		 acc, m[0], s[0], wb[0], m[1], s[1], wb[1], oc, lo[LATENCY], hi[LATENCY],
+		 lo[STREAM], hi[STREAM], cfg.lat_overhead, cfg.line_overhead);
 	qemu_plugin_outs(buf);
 	if (cfg.report[0]) {
 		FILE *f = fopen(cfg.report, "w");
@@ -341,6 +422,8 @@ static int parse_arg(const char *arg)
 		cfg.ways = (unsigned)d;
 	else if (!strcmp(key, "inject") && (d == 0 || d == 1))
 		cfg.inject = (int)d;
+	else if (!strcmp(key, "adapt") && (d == 0 || d == 1))
+		cfg.adapt = (int)d;
 	else
 		return -1;
 	return 0;
