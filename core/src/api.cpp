@@ -161,7 +161,7 @@ using namespace emucxl;
 
 extern "C" {
 
-int emucxl_init(void)
+int emucxl_init(void) noexcept
 {
 	std::lock_guard lk(g_rt.mu);
 	if (g_rt.refs > 0) {
@@ -201,7 +201,7 @@ int emucxl_init(void)
 	return 0;
 }
 
-void emucxl_exit(void)
+void emucxl_exit(void) noexcept
 {
 	std::lock_guard lk(g_rt.mu);
 	if (g_rt.refs == 0) {
@@ -214,7 +214,7 @@ void emucxl_exit(void)
 	delete g_rt.heap.exchange(nullptr, std::memory_order_acq_rel);
 }
 
-void *emucxl_alloc(size_t size, int node)
+void *emucxl_alloc(size_t size, int node) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_alloc");
 	if (!h)
@@ -234,7 +234,7 @@ void *emucxl_alloc(size_t size, int node)
 	return fail(r.error(), static_cast<void *>(nullptr));
 }
 
-void emucxl_free(void *address, size_t size)
+void emucxl_free(void *address, size_t size) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_free");
 	if (!h)
@@ -260,7 +260,7 @@ void emucxl_free(void *address, size_t size)
 	errno = st.error();
 }
 
-void *emucxl_resize(void *address, size_t size)
+void *emucxl_resize(void *address, size_t size) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_resize");
 	if (!h)
@@ -279,7 +279,7 @@ void *emucxl_resize(void *address, size_t size)
 	return fail(r.error(), static_cast<void *>(nullptr));
 }
 
-void *emucxl_migrate(void *address, int node)
+void *emucxl_migrate(void *address, int node) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_migrate");
 	if (!h || !valid_node(node, "emucxl_migrate"))
@@ -310,25 +310,25 @@ static bool lookup(void *address, Allocation *a, const char *fn)
 	return false;
 }
 
-bool emucxl_is_local(void *address)
+bool emucxl_is_local(void *address) noexcept
 {
 	Allocation a;
 	return lookup(address, &a, "emucxl_is_local") && a.node == EMUCXL_LOCAL_NODE;
 }
 
-int emucxl_get_numa_node(void *address)
+int emucxl_get_numa_node(void *address) noexcept
 {
 	Allocation a;
 	return lookup(address, &a, "emucxl_get_numa_node") ? a.node : -1;
 }
 
-size_t emucxl_get_size(void *address)
+size_t emucxl_get_size(void *address) noexcept
 {
 	Allocation a;
 	return lookup(address, &a, "emucxl_get_size") ? a.size : 0;
 }
 
-size_t emucxl_stats(int node)
+size_t emucxl_stats(int node) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_stats");
 	if (!h || !valid_node(node, "emucxl_stats"))
@@ -359,7 +359,7 @@ static bool checked_move(void *dst, std::uintptr_t dst_anchor, const void *src,
 	return true;
 }
 
-bool emucxl_read(void *addr, int offset, void *buf, size_t n)
+bool emucxl_read(void *addr, int offset, void *buf, size_t n) noexcept
 {
 	const auto base = reinterpret_cast<std::uintptr_t>(addr);
 	auto *src = reinterpret_cast<void *>(base + static_cast<std::uintptr_t>(
@@ -368,7 +368,7 @@ bool emucxl_read(void *addr, int offset, void *buf, size_t n)
 			    base, n, "emucxl_read");
 }
 
-bool emucxl_write(void *buf, int offset, void *addr, size_t n)
+bool emucxl_write(void *buf, int offset, void *addr, size_t n) noexcept
 {
 	const auto base = reinterpret_cast<std::uintptr_t>(addr);
 	auto *dst = reinterpret_cast<void *>(base + static_cast<std::uintptr_t>(
@@ -377,7 +377,7 @@ bool emucxl_write(void *buf, int offset, void *addr, size_t n)
 			    n, "emucxl_write");
 }
 
-void *emucxl_memset(void *addr, int value, size_t n)
+void *emucxl_memset(void *addr, int value, size_t n) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_memset");
 	if (!h)
@@ -394,7 +394,7 @@ void *emucxl_memset(void *addr, int value, size_t n)
 	return std::memset(addr, value, n);
 }
 
-void *emucxl_memcpy(void *dst, const void *src, size_t n)
+void *emucxl_memcpy(void *dst, const void *src, size_t n) noexcept
 {
 	// memmove underneath: an overlapping copy is wrong in the caller, but it
 	// must not corrupt memory here.
@@ -404,7 +404,7 @@ void *emucxl_memcpy(void *dst, const void *src, size_t n)
 		       : nullptr;
 }
 
-void *emucxl_memmove(void *dst, const void *src, size_t n)
+void *emucxl_memmove(void *dst, const void *src, size_t n) noexcept
 {
 	return checked_move(dst, reinterpret_cast<std::uintptr_t>(dst), src,
 			    reinterpret_cast<std::uintptr_t>(src), n, "emucxl_memmove")
@@ -412,13 +412,13 @@ void *emucxl_memmove(void *dst, const void *src, size_t n)
 		       : nullptr;
 }
 
-const char *emucxl_driver_name(void)
+const char *emucxl_driver_name(void) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_driver_name");
 	return h ? h->driver().name().data() : nullptr;
 }
 
-int emucxl_get_info(struct emucxl_info *info)
+int emucxl_get_info(struct emucxl_info *info) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_get_info");
 	if (!h)
@@ -454,7 +454,7 @@ int emucxl_get_info(struct emucxl_info *info)
 	return 0;
 }
 
-int emucxl_get_usage(int node, struct emucxl_node_usage *usage)
+int emucxl_get_usage(int node, struct emucxl_node_usage *usage) noexcept
 {
 	Heap *h = heap_or_enodev("emucxl_get_usage");
 	if (!h || !valid_node(node, "emucxl_get_usage"))

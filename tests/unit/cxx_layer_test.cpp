@@ -66,3 +66,27 @@ TEST(CxxLayer, UniquePtrToBaseTakesADerivedObject)
 }
 
 }  // namespace
+
+// The C API is declared noexcept for C++ callers (EMUCXL_NOEXCEPT), so
+// code that must not throw (destructors, noexcept moves, allocators'
+// deallocate) can call it and the compiler knows it.
+TEST(CxxLayer, TheCApiIsNoexceptForCxxCallers)
+{
+	void *p = nullptr;
+	emucxl_info info{};
+	emucxl_node_usage usage{};
+	static_assert(noexcept(emucxl_init()) && noexcept(emucxl_exit()));
+	static_assert(noexcept(emucxl_alloc(1, 0)) && noexcept(emucxl_free(p, 1)));
+	static_assert(noexcept(emucxl_resize(p, 1)) && noexcept(emucxl_migrate(p, 1)));
+	static_assert(noexcept(emucxl_is_local(p)) && noexcept(emucxl_get_numa_node(p)) &&
+		      noexcept(emucxl_get_size(p)) && noexcept(emucxl_stats(0)));
+	static_assert(noexcept(emucxl_read(p, 0, p, 1)) && noexcept(emucxl_write(p, 0, p, 1)));
+	static_assert(noexcept(emucxl_memset(p, 0, 1)) && noexcept(emucxl_memcpy(p, p, 1)) &&
+		      noexcept(emucxl_memmove(p, p, 1)));
+	static_assert(noexcept(emucxl_driver_name()) && noexcept(emucxl_get_info(&info)) &&
+		      noexcept(emucxl_get_usage(0, &usage)));
+	// And at run time: the calls before init fail with an errno, no throw.
+	errno = 0;
+	EXPECT_EQ(emucxl_alloc(16, 0), nullptr);
+	EXPECT_EQ(errno, ENODEV);
+}

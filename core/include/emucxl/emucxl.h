@@ -31,6 +31,15 @@
 #define EMUCXL_API
 #endif
 
+/* C++ callers know that no call throws (the library catches nothing
+ * because nothing in it throws across this boundary; a bug that did would
+ * terminate, not unwind into C frames). */
+#ifdef __cplusplus
+#define EMUCXL_NOEXCEPT noexcept
+#else
+#define EMUCXL_NOEXCEPT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,55 +55,55 @@ extern "C" {
  * Returns 0, or -1 with errno set (the driver asked for is not available,
  * bad configuration). Thread-safe.
  */
-EMUCXL_API int emucxl_init(void);
+EMUCXL_API int emucxl_init(void) EMUCXL_NOEXCEPT;
 
 /* The last exit frees everything still allocated and closes the driver. */
-EMUCXL_API void emucxl_exit(void);
+EMUCXL_API void emucxl_exit(void) EMUCXL_NOEXCEPT;
 
 /*
  * Allocate size bytes, zero-filled, on logical node `node` (0 local, 1 remote).
  * NULL with EINVAL for size 0 or a bad node, ENOMEM when the node has no room.
  */
-EMUCXL_API void *emucxl_alloc(size_t size, int node);
+EMUCXL_API void *emucxl_alloc(size_t size, int node) EMUCXL_NOEXCEPT;
 
 /*
  * Free an allocation. size must equal the allocated size, or be 0 ("the whole
  * allocation"). A wrong size, an unknown or already freed address: nothing is
  * freed and errno is EINVAL.
  */
-EMUCXL_API void emucxl_free(void *address, size_t size);
+EMUCXL_API void emucxl_free(void *address, size_t size) EMUCXL_NOEXCEPT;
 
 /*
  * Resize on the same node, keeping the contents up to the smaller size; bytes
  * past the old size read as zero. May return the same address. On failure
  * NULL, and the old block is untouched.
  */
-EMUCXL_API void *emucxl_resize(void *address, size_t size);
+EMUCXL_API void *emucxl_resize(void *address, size_t size) EMUCXL_NOEXCEPT;
 
 /*
  * Move the contents to `node` and return the (possibly same) address; the old
  * block is freed. On failure NULL, and the old block is untouched.
  */
-EMUCXL_API void *emucxl_migrate(void *address, int node);
+EMUCXL_API void *emucxl_migrate(void *address, int node) EMUCXL_NOEXCEPT;
 
 /*
  * Queries accept any address inside an allocation (interior pointers).
  * Unknown address: false / -1 / 0 with errno EINVAL.
  */
-EMUCXL_API bool emucxl_is_local(void *address);
-EMUCXL_API int emucxl_get_numa_node(void *address); /* logical node: 0 or 1 */
-EMUCXL_API size_t emucxl_get_size(void *address);   /* the size asked for */
+EMUCXL_API bool emucxl_is_local(void *address) EMUCXL_NOEXCEPT;
+EMUCXL_API int emucxl_get_numa_node(void *address) EMUCXL_NOEXCEPT; /* logical node: 0 or 1 */
+EMUCXL_API size_t emucxl_get_size(void *address) EMUCXL_NOEXCEPT;   /* the size asked for */
 
 /* Bytes this process has allocated on `node`, counted as requested sizes. */
-EMUCXL_API size_t emucxl_stats(int node);
+EMUCXL_API size_t emucxl_stats(int node) EMUCXL_NOEXCEPT;
 
 /*
  * Copy n bytes from addr+offset into buf (read) or from buf to addr+offset
  * (write). When addr lies in an emucxl allocation, the whole range must lie in
  * that allocation, or the call fails with ERANGE and touches nothing.
  */
-EMUCXL_API bool emucxl_read(void *addr, int offset, void *buf, size_t n);
-EMUCXL_API bool emucxl_write(void *buf, int offset, void *addr, size_t n);
+EMUCXL_API bool emucxl_read(void *addr, int offset, void *buf, size_t n) EMUCXL_NOEXCEPT;
+EMUCXL_API bool emucxl_write(void *buf, int offset, void *addr, size_t n) EMUCXL_NOEXCEPT;
 
 /*
  * As their libc namesakes (memmove handles overlap), with the same bounds
@@ -102,14 +111,14 @@ EMUCXL_API bool emucxl_write(void *buf, int offset, void *addr, size_t n);
  * when a range runs past the end of its allocation, NULL + EINVAL for a NULL
  * pointer with n > 0.
  */
-EMUCXL_API void *emucxl_memset(void *addr, int value, size_t n);
-EMUCXL_API void *emucxl_memcpy(void *dst, const void *src, size_t n);
-EMUCXL_API void *emucxl_memmove(void *dst, const void *src, size_t n);
+EMUCXL_API void *emucxl_memset(void *addr, int value, size_t n) EMUCXL_NOEXCEPT;
+EMUCXL_API void *emucxl_memcpy(void *dst, const void *src, size_t n) EMUCXL_NOEXCEPT;
+EMUCXL_API void *emucxl_memmove(void *dst, const void *src, size_t n) EMUCXL_NOEXCEPT;
 
 /* ---- extended API (emucxl) ---------------------------------------------- */
 
 /* Name of the selected driver ("mbind", "kmod", "cuse"), or NULL + ENODEV. */
-EMUCXL_API const char *emucxl_driver_name(void);
+EMUCXL_API const char *emucxl_driver_name(void) EMUCXL_NOEXCEPT;
 
 struct emucxl_node_info {
 	int32_t physical_node;  /* NUMA node id behind this logical node */
@@ -139,7 +148,7 @@ struct emucxl_info {
  * Fill *info (see struct_size). Returns 0, or -1 with errno (EINVAL for NULL
  * or a struct_size smaller than the first two fields, ENODEV).
  */
-EMUCXL_API int emucxl_get_info(struct emucxl_info *info);
+EMUCXL_API int emucxl_get_info(struct emucxl_info *info) EMUCXL_NOEXCEPT;
 
 /*
  * Driver-wide usage of a logical node, across all clients of the device for
@@ -151,7 +160,7 @@ struct emucxl_node_usage {
 	uint64_t capacity;  /* limit */
 	uint64_t free;      /* what can still be placed there */
 };
-EMUCXL_API int emucxl_get_usage(int node, struct emucxl_node_usage *usage);
+EMUCXL_API int emucxl_get_usage(int node, struct emucxl_node_usage *usage) EMUCXL_NOEXCEPT;
 
 #ifdef __cplusplus
 }
