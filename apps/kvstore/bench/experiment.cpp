@@ -60,9 +60,14 @@ private:
 // work is done for both maps.
 volatile std::size_t sink;
 
+// Each GET of a latency run, timed alone, by where it found its key.
+struct GetLatencies {
+	std::vector<double> all, local, remote;
+};
+
 // One run of the workload on a fresh store: PUT phase, then GET phase. With
 // @get_ns, each GET is also timed on its own and its latency appended.
-Counters run_store(const Config &cfg, const Workload &w, PhaseSeconds &t, std::vector<double> *get_ns = nullptr)
+Counters run_store(const Config &cfg, const Workload &w, PhaseSeconds &t, GetLatencies *get_ns = nullptr)
 {
 	Store store(cfg);
 	auto t0 = Clock::now();
@@ -76,11 +81,15 @@ Counters run_store(const Config &cfg, const Workload &w, PhaseSeconds &t, std::v
 	std::string value;
 	std::size_t bytes = 0;
 	for (std::uint32_t k : w.gets) {
+		const std::uint64_t local_before = get_ns ? store.counters().local_hits : 0;
 		const auto g0 = get_ns ? Clock::now() : Clock::time_point{};
 		if (store.get(w.keys[k], value) != Status::ok)
 			throw std::runtime_error("GET " + w.keys[k] + ": missing although every key fits");
-		if (get_ns)
-			get_ns->push_back(1e9 * seconds_between(g0, Clock::now()));
+		if (get_ns) {
+			const double ns = 1e9 * seconds_between(g0, Clock::now());
+			get_ns->all.push_back(ns);
+			(store.counters().local_hits != local_before ? get_ns->local : get_ns->remote).push_back(ns);
+		}
 		bytes += value.size();
 	}
 	auto t2 = Clock::now();
@@ -126,6 +135,14 @@ std::optional<double> paper_value(int hot, Policy p)
 
 } // namespace
 
+bool is_paper_shape(const Options &opt)
+{
+	const WorkloadShape paper;
+	return opt.shape.keys == paper.keys && opt.shape.gets == paper.gets &&
+	       opt.shape.value_bytes == 0 && opt.local_capacity == paper_local_capacity &&
+	       opt.remote_capacity == paper_remote_capacity;
+}
+
 const char *policy_name(Policy p)
 {
 	switch (p) {
@@ -153,7 +170,7 @@ Results run_experiment(const Options &opt)
 	Results r{opt, {}, {}};
 	Tally map_tally, local_tally, policy_tally[std::size(policies)];
 	std::vector<PhaseSeconds> map_t, local_t, policy_t[std::size(policies)];
-	std::vector<double> get_ns[std::size(policies)];
+	GetLatencies get_ns[std::size(policies)];
 	for (int hot : opt.hot_percents) {
 		const Workload w = make_workload(opt.shape, hot, opt.seed);
 		// Run 0 is an untimed warm-up; the hit counts are the same on every run.
@@ -173,7 +190,7 @@ Results run_experiment(const Options &opt)
 					continue;
 				const double gets = static_cast<double>(c.local_hits + c.remote_hits + c.misses);
 				r.hits.push_back({hot, policy_name(policies[p]), 100.0 * c.local_hits / gets,
-						  paper_value(hot, policies[p]), c});
+						  is_paper_shape(opt) ? paper_value(hot, policies[p]) : std::nullopt, c});
 			}
 		}
 		for (std::size_t p = 0; p < std::size(policies); ++p) {
@@ -187,15 +204,18 @@ Results run_experiment(const Options &opt)
 	}
 	r.throughput.unordered_map = map_tally.rate();
 	r.throughput.all_local = local_tally.rate();
+	auto at = [](std::vector<double> &ns, double q) {
+		if (ns.empty())
+			return 0.0;
+		auto it = ns.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(ns.size() - 1));
+		std::nth_element(ns.begin(), it, ns.end());
+		return *it;
+	};
 	for (std::size_t p = 0; p < std::size(policies); ++p) {
 		auto &ns = get_ns[p];
-		auto at = [&](double q) {
-			auto it = ns.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(ns.size() - 1));
-			std::nth_element(ns.begin(), it, ns.end());
-			return *it;
-		};
 		r.throughput.store.push_back({policy_name(policies[p]), policy_tally[p].rate(),
-					      ns.empty() ? 0 : at(0.50), ns.empty() ? 0 : at(0.99)});
+					      at(ns.all, 0.50), at(ns.all, 0.99), at(ns.local, 0.50),
+					      at(ns.remote, 0.50)});
 	}
 	return r;
 }

@@ -17,8 +17,8 @@ namespace emucxl::kv::bench {
 struct Options {
 	WorkloadShape shape;
 	std::uint64_t seed = default_seed;
-	std::size_t local_capacity = 300;  // items (the paper's)
-	std::size_t remote_capacity = 1000; // items (the paper's)
+	std::size_t local_capacity = 300;  // items (the paper's; 30% of --keys)
+	std::size_t remote_capacity = 1000; // items (the paper's; all --keys)
 	unsigned promote_after = 2;         // N of the promote-after-N policy
 	int repeats = 7;                    // timed repetitions (after one untimed warm-up)
 	std::vector<int> hot_percents = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90};
@@ -44,6 +44,10 @@ struct PolicyRate {
 	// percentage (not the throughput runs: the clock reads would slow them),
 	// pooled over the hot percentages: what tiering does to the tail.
 	double get_p50_ns = 0, get_p99_ns = 0;
+	// The same GETs split by where the key was found: what a local and a
+	// remote hit cost (under the guest's timing model, the remote tier's
+	// latency shows here first). 0 when no GET was of that kind.
+	double local_hit_p50_ns = 0, remote_hit_p50_ns = 0;
 };
 
 struct Throughput {
@@ -66,6 +70,10 @@ struct Results {
 	std::vector<HitResult> hits;
 	Throughput throughput;
 };
+
+// The paper's own shape (1000 keys, its values and capacities): only then
+// are its published hit percentages a comparison.
+bool is_paper_shape(const Options &opt);
 
 // Throws std::runtime_error if a PUT fails or a GET misses (all keys fit).
 Results run_experiment(const Options &opt);

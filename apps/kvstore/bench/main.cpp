@@ -22,7 +22,7 @@ namespace {
 
 constexpr std::string_view usage =
 	"usage: emucxl-kv-bench [--json] [--short] [--repeats N] [--seed S] [--promote-after N]\n"
-	"                       [--hot P,P,...]\n"
+	"                       [--hot P,P,...] [--keys N] [--value-bytes B]\n"
 	"\n"
 	"The EmuCXL paper's middleware experiment: a tiered key-value store with a\n"
 	"local tier of 300 items (emucxl node 0) and a remote tier of 1000 (node 1).\n"
@@ -39,6 +39,11 @@ constexpr std::string_view usage =
 	"  --promote-after N  N of the promote-after-N policy (default 2)\n"
 	"  --hot P,P,...      the hot percentages to run, 0..90 (default all ten: 0,10,...,90;\n"
 	"                     fewer for a quicker run, e.g. in the timed guest)\n"
+	"  --keys N           N keys instead of 1000 (100..1000000): local tier 30% of them,\n"
+	"                     remote all, hot sets scaled alike (no paper column then)\n"
+	"  --value-bytes B    pad every value to B bytes (up to 1048576; default: the paper's\n"
+	"                     \"valueN\"). With --keys, a data set larger than a modelled\n"
+	"                     last-level cache, so that the guest's timing model is paid\n"
 	"  --help             this text\n"
 	"\n"
 	"The driver is chosen by EMUCXL_BACKEND (auto, mbind, kmod, cuse).\n"
@@ -71,6 +76,13 @@ int main(int argc, char **argv)
 		} else if (auto n = a == "--promote-after" ? apps::parse_int<unsigned>(next(), 1, 1000000)
 							   : std::nullopt) {
 			opt.promote_after = *n;
+		} else if (auto k = a == "--keys" ? apps::parse_int<int>(next(), 100, 1000000) : std::nullopt) {
+			opt.shape.keys = *k;
+			opt.local_capacity = static_cast<std::size_t>(*k) * 3 / 10;
+			opt.remote_capacity = static_cast<std::size_t>(*k);
+		} else if (auto b = a == "--value-bytes" ? apps::parse_int<std::size_t>(next(), 1, 1 << 20)
+							 : std::nullopt) {
+			opt.shape.value_bytes = *b;
 		} else if (a == "--hot") {
 			const std::string list(next());
 			opt.hot_percents.clear();

@@ -14,7 +14,10 @@ Workload make_workload(const WorkloadShape &shape, int hot_percent, std::uint64_
 	w.values.reserve(shape.keys);
 	for (int i = 1; i <= shape.keys; ++i) {
 		w.keys.push_back("key" + std::to_string(i));
-		w.values.push_back("value" + std::to_string(i));
+		std::string v = "value" + std::to_string(i);
+		if (v.size() < shape.value_bytes)
+			v.resize(shape.value_bytes, '.');
+		w.values.push_back(std::move(v));
 	}
 
 	std::mt19937_64 rng(seed);

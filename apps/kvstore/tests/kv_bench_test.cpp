@@ -105,6 +105,9 @@ TEST(KvBenchCli, HelpAndBadArguments)
 	EXPECT_EQ(run_command(bench + " --repeats 0 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(bench + " --promote-after x 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(bench + " --nope 2>/dev/null").exit_code, 2);
+	for (const char *bad : {"--keys 99", "--keys 1000001", "--keys x", "--value-bytes 0",
+				"--value-bytes 1048577"})
+		EXPECT_EQ(run_command(bench + " " + bad + " 2>/dev/null").exit_code, 2) << bad;
 	for (const char *bad : {"", "5,x", "95", "-1", "10,,20"})
 		EXPECT_EQ(run_command(bench + " --hot '" + bad + "' 2>/dev/null").exit_code, 2) << bad;
 }
@@ -118,6 +121,34 @@ TEST(KvBenchCli, HotListRunsOnlyThosePercentages)
 	for (const auto &row : doc.at("results").array())
 		hots.insert(static_cast<int>(row.at("hot_percent").number()));
 	EXPECT_EQ(hots, (std::set<int>{0, 90}));
+}
+
+// A data set past a modelled last-level cache: --keys scales the tiers
+// (local 30%, remote all) and the hot sets, --value-bytes pads the values;
+// the paper's column is dropped (it is of another shape), and each GET's
+// latency is also split by the tier it hit.
+TEST(KvBenchCli, KeysAndValueBytesScaleTheDataSet)
+{
+	auto r = run_command(bench + " --short --json --hot 0,20 --keys 2000 --value-bytes 512");
+	ASSERT_EQ(r.exit_code, 0) << r.out;
+	const json::Value doc = json::parse(r.out);
+	EXPECT_EQ(doc.at("keys").number(), 2000);
+	EXPECT_EQ(doc.at("value_bytes").number(), 512);
+	EXPECT_EQ(doc.at("local_capacity").number(), 600);
+	EXPECT_EQ(doc.at("remote_capacity").number(), 2000);
+	for (const auto &row : doc.at("results").array()) {
+		EXPECT_TRUE(row.at("paper_local_hit_percent").is_null());
+		EXPECT_EQ(row.at("counters").at("misses").number(), 0);
+		// 20% hot: 400 hot keys fit in 600 local: promote keeps them local.
+		if (row.at("hot_percent").number() == 20 && row.at("policy").string() == "promote") {
+			EXPECT_GT(row.at("local_hit_percent").number(), 80);
+		}
+	}
+	for (const char *policy : {"promote", "stay"}) {
+		const auto &p = doc.at("throughput").at("by_policy").at(policy);
+		EXPECT_GT(p.at("local_hit_p50_ns").number(), 0) << policy;
+		EXPECT_GT(p.at("remote_hit_p50_ns").number(), 0) << policy;
+	}
 }
 
 } // namespace

@@ -23,6 +23,19 @@ TEST(KvWorkload, KeysAndValuesAreThePapers)
 	EXPECT_EQ(w.gets.size(), 50000u);
 }
 
+TEST(KvWorkload, ValueBytesPadsEveryValueKeepingItsName)
+{
+	WorkloadShape shape;
+	shape.keys = 5000;
+	shape.value_bytes = 1024;
+	Workload w = make_workload(shape, 0, 1);
+	ASSERT_EQ(w.values.size(), 5000u);
+	for (const auto &v : w.values)
+		ASSERT_EQ(v.size(), 1024u);
+	EXPECT_EQ(w.values[41].substr(0, 8), "value42.");
+	EXPECT_EQ(w.keys.back(), "key5000");
+}
+
 TEST(KvWorkload, HotPhaseThenColdPhase)
 {
 	Workload w = make_workload({}, 30, default_seed);
