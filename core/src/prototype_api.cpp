@@ -85,33 +85,32 @@ EMUCXL_API void *emucxl_proto_migrate(void *ptr, int newnode, size_t size)
 	return emucxl_migrate(ptr, newnode);
 }
 
-// buffer[i] = ptr[i] for i in [start_index, size): the same index on both
-// sides. The prototype returned false for NULL pointers and size 0.
-EMUCXL_API bool emucxl_proto_read(void *ptr, int start_index, void *buffer, size_t size)
+// The prototype's read and write: bytes [start_index, size) at the same
+// index on both sides, ptr -> buffer (read) or buffer -> ptr (write). The
+// prototype returned false for NULL pointers and size 0.
+static bool proto_copy(const char *fn, void *ptr, int start_index, void *buffer, size_t size, bool to_ptr)
 {
 	size_t n = 0;
 	if (!ptr || !buffer || size == 0) {
 		errno = EINVAL;
 		return false;
 	}
-	if (!proto_range("emucxl_read", start_index, size, &n))
+	if (!proto_range(fn, start_index, size, &n))
 		return false;
-	return n == 0 ||
-	       emucxl_read(ptr, start_index, static_cast<char *>(buffer) + start_index, n);
+	char *at = static_cast<char *>(buffer) + start_index;
+	if (n == 0)
+		return true;
+	return to_ptr ? emucxl_write(at, start_index, ptr, n) : emucxl_read(ptr, start_index, at, n);
 }
 
-// ptr[i] = buffer[i] for i in [start_index, size).
+EMUCXL_API bool emucxl_proto_read(void *ptr, int start_index, void *buffer, size_t size)
+{
+	return proto_copy("emucxl_read", ptr, start_index, buffer, size, false);
+}
+
 EMUCXL_API bool emucxl_proto_write(void *ptr, int start_index, void *buffer, size_t size)
 {
-	size_t n = 0;
-	if (!ptr || !buffer || size == 0) {
-		errno = EINVAL;
-		return false;
-	}
-	if (!proto_range("emucxl_write", start_index, size, &n))
-		return false;
-	return n == 0 ||
-	       emucxl_write(static_cast<char *>(buffer) + start_index, start_index, ptr, n);
+	return proto_copy("emucxl_write", ptr, start_index, buffer, size, true);
 }
 
 // ptr[i] = value for i in [start_index, size); returns ptr, NULL on error
