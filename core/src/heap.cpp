@@ -167,11 +167,12 @@ Result<Block *> Heap::map_block(std::size_t bytes, int node, int cls, std::size_
 	auto ext = driver_->map(bytes, node);
 	if (!ext && ext.error() == ENOMEM) {
 		// Out of memory on the node: give back what the heap keeps for
-		// reuse (cached large extents, this thread's cached objects, then
-		// the spare spans they may have emptied), then try again. Other
-		// threads' caches stay: their owners use them without a lock.
+		// reuse (cached large extents, this thread's cached objects and
+		// the node's in other threads' caches, idle threads' too, then
+		// the spare spans they may have emptied), then try again.
 		large_cache_drain(node);
 		flush_current_thread();
+		(void)drain_thread_caches(generation_, node, *this);
 		release_spare_spans(node);
 		ext = driver_->map(bytes, node);
 	}
@@ -212,28 +213,23 @@ Result<Block *> Heap::new_span(unsigned cls, int node) noexcept
 
 // ---- small objects -------------------------------------------------------------
 
-// Refill an empty bin from the class's spans (or a new span): free objects
-// of a span onto the list, else a range of never-used objects to bump from.
-Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
+// Refill an empty bin from the class's spans, first putting `fresh` (a span
+// just mapped for the class, if any) among them: free objects of a span onto
+// the list, else a range of never-used objects to bump from. False when the
+// class has no span with room (tc.mu held).
+bool Heap::refill(unsigned cls, int node, ThreadCache &tc, Block *&fresh) noexcept
 {
 	ClassState &cs = classes_[node][cls];
 	ThreadCache::Bin &bin = tc.bins[node][cls];
 	const std::uint32_t want = std::max<std::uint32_t>(1, kBinLimit[cls] / 2);
-	std::unique_lock lk(cs.mu);
-
-	Block *b = cs.partial;
-	if (!b) {
-		// A driver call (mmap + mbind + populate + mlock, or a device
-		// round trip) is slow: make it without the class lock, so other
-		// threads of this class are not stalled behind it.
-		lk.unlock();
-		auto nb = new_span(cls, node);
-		if (!nb)
-			return Error{nb.error()};
-		lk.lock();
-		b = nb.value();
-		partial_push(cs, b);
+	std::lock_guard lk(cs.mu);
+	if (fresh) {
+		partial_push(cs, fresh);
+		fresh = nullptr;
 	}
+	Block *b = cs.partial;
+	if (!b)
+		return false;
 	if (b->empty_cached) {
 		b->empty_cached = false;
 		empty_span_bytes_[node].fetch_sub(b->bytes(), std::memory_order_relaxed);
@@ -270,7 +266,100 @@ Status Heap::refill(unsigned cls, int node, ThreadCache &tc) noexcept
 	}
 	if (!b->free_list && b->carved == b->capacity)
 		partial_remove(cs, b);
+	return true;
+}
+
+// The calling thread's cache, marked detached by a drainer (thread_cache.hpp):
+// its fast paths use it again once the mark is gone (tc.mu held).
+void Heap::take_back(ThreadCache &tc) noexcept
+{
+	if (tc.generation.load(std::memory_order_relaxed) != generation_)
+		tc.generation.store(generation_, std::memory_order_relaxed);
+}
+
+// alloc() when its fast path cannot: no cache yet, the cache detached, or
+// the bin empty. The bins are used under tc.mu here.
+Result<void *> Heap::alloc_slow(std::size_t size, int node) noexcept
+{
+	const unsigned cls = size_class(size);
+	Block *fresh = nullptr;  // a span mapped below, for refill to put on the list
+	for (;;) {
+		ThreadCache *tc = thread_cache(generation_);
+		if (!tc) {
+			if (fresh) {
+				std::lock_guard lk(classes_[node][cls].mu);
+				partial_push(classes_[node][cls], fresh);
+			}
+			return Error{ENOMEM};
+		}
+		std::unique_lock tl(tc->mu);
+		take_back(*tc);
+		ThreadCache::Bin &bin = tc->bins[node][cls];
+		if (!bin.head && bin.bump == bin.bump_end && !refill(cls, node, *tc, fresh)) {
+			// A driver call (mmap + mbind + populate + mlock, or a device
+			// round trip) is slow: make it without the class lock, so other
+			// threads of this class are not stalled behind it, and without
+			// tc.mu, so that out of memory it can give this cache back.
+			tl.unlock();
+			auto nb = new_span(cls, node);
+			if (!nb)
+				return Error{nb.error()};
+			fresh = nb.value();
+			continue;
+		}
+		void *obj = bin.head;
+		Block *b;
+		bool zero = true;
+		if (obj) {
+			bin.head = free_next(obj);
+			bin.count--;
+			b = free_block(obj);
+		} else {
+			obj = bin.bump;
+			bin.bump += bin.bump_size;
+			b = bin.bump_block;
+			zero = bin.bump_dirty;
+		}
+		tl.unlock();
+		if (zero)
+			zero_small(obj, size);
+		const std::uint32_t idx =
+			index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base()));
+		b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
+		count(*tc, node, static_cast<std::int64_t>(size));
+		return obj;
+	}
+}
+
+// free() when its fast path cannot use the cache (none yet, or detached);
+// b, idx and expected are validated.
+Status Heap::free_slow(void *p, Block *b, std::uint32_t idx, std::uint16_t expected) noexcept
+{
+	ThreadCache *tc = thread_cache(generation_);
+	if (!tc)
+		return Error{ENOMEM};
+	const int node = b->node();
+	const unsigned cls = b->cls;
+	{
+		std::lock_guard tl(tc->mu);
+		take_back(*tc);
+		b->requested[idx].store(0, std::memory_order_release);
+		ThreadCache::Bin &bin = tc->bins[node][cls];
+		make_free(p, bin.head, b);
+		bin.head = p;
+		if (++bin.count > kBinLimit[cls])
+			flush_bin(cls, node, *tc, kBinLimit[cls] / 2);
+	}
+	count(*tc, node, -static_cast<std::int64_t>(expected));
 	return {};
+}
+
+// A free overflowed its bin: half of it back to the spans.
+void Heap::trim_bin(unsigned cls, int node) noexcept
+{
+	ThreadCache *tc = t_cache;  // the fast path that called us had it
+	std::lock_guard tl(tc->mu);
+	flush_bin(cls, node, *tc, kBinLimit[cls] / 2);
 }
 
 // Out of memory: give every spare span of the node back to the driver.
@@ -364,16 +453,30 @@ void Heap::flush_all_bins(ThreadCache &tc) noexcept
 				flush_bin(cls, node, tc, 0, true);
 }
 
+void Heap::flush_node_bins(ThreadCache &tc, int node) noexcept
+{
+	for (unsigned cls = 0; cls < kNumClasses; cls++)
+		if (tc.bins[node][cls].count || tc.bins[node][cls].bump != tc.bins[node][cls].bump_end)
+			flush_bin(cls, node, tc, 0, true);
+}
+
 void Heap::retire_thread_cache(ThreadCache &tc) noexcept
 {
 	flush_all_bins(tc);
 	fold_thread_requested(tc, requested_);
 }
 
+void Heap::empty_thread_cache(ThreadCache &tc, int node) noexcept
+{
+	flush_node_bins(tc, node);
+}
+
 void Heap::flush_current_thread() noexcept
 {
-	if (ThreadCache *tc = thread_cache(generation_))
+	if (ThreadCache *tc = thread_cache(generation_)) {
+		std::lock_guard tl(tc->mu);
 		flush_all_bins(*tc);
+	}
 }
 
 // ---- large allocations -------------------------------------------------------

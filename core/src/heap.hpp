@@ -12,7 +12,8 @@
 //               under that class's own lock.
 //   ThreadCache per thread: a short free list per (node, class). The fast
 //               paths (alloc and free of a small object) touch only this,
-//               the pagemap and the object's span, and take no lock.
+//               the pagemap and the object's span, and take no lock; out
+//               of memory, another thread may empty it (thread_cache.hpp).
 //
 // Invariants:
 //   - A small object is live iff its span's requested[idx] != 0; the value is
@@ -115,8 +116,11 @@ public:
 	std::uint64_t generation() const noexcept { return generation_; }
 
 	// Give a thread's cached objects back to their spans and fold its
-	// statistics into the heap's (thread exit).
+	// statistics into the heap's (thread exit; tc.mu held).
 	void retire_thread_cache(struct ThreadCache &tc) noexcept;
+	// Give another thread's cached objects of `node` back to their spans
+	// (drain_thread_caches: tc.mu held, its owner kept out).
+	void empty_thread_cache(struct ThreadCache &tc, int node) noexcept;
 	// The same for the calling thread's cache.
 	void flush_current_thread() noexcept;
 
@@ -173,7 +177,12 @@ private:
 		auto &c = tc.requested[node];
 		c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 	}
-	__attribute__((noinline)) Status refill(unsigned cls, int node, struct ThreadCache &tc) noexcept;
+	bool refill(unsigned cls, int node, struct ThreadCache &tc, Block *&fresh) noexcept;
+	__attribute__((noinline)) Result<void *> alloc_slow(std::size_t size, int node) noexcept;
+	__attribute__((noinline)) Status free_slow(void *p, Block *b, std::uint32_t idx,
+						   std::uint16_t expected) noexcept;
+	__attribute__((noinline)) void trim_bin(unsigned cls, int node) noexcept;
+	void take_back(struct ThreadCache &tc) noexcept;
 	void return_bump(ClassState &cs, struct ThreadCache::Bin &bin) noexcept;
 	void note_freed(ClassState &cs, Block *b) noexcept;
 	__attribute__((noinline)) Result<void *> alloc_large(std::size_t size, int node) noexcept;
@@ -186,6 +195,7 @@ private:
 	void release_block(Block *b) noexcept;
 	void release_spare_spans(int node) noexcept;
 	void flush_all_bins(struct ThreadCache &tc) noexcept;
+	void flush_node_bins(struct ThreadCache &tc, int node) noexcept;
 	void partial_push(ClassState &cs, Block *b) noexcept;
 	void partial_remove(ClassState &cs, Block *b) noexcept;
 	void all_link(Block *b) noexcept;
@@ -220,7 +230,8 @@ private:
 
 // ---- fast paths ----------------------------------------------------------------
 // alloc: pop the thread's bin; free: validate, push onto the thread's bin.
-// Neither takes a lock or executes a locked instruction.
+// Neither takes a lock or executes a locked instruction; the bins are used
+// between cache_enter() and cache_leave() only (thread_cache.hpp).
 
 Result<void *> Heap::alloc(std::size_t size, int node) noexcept
 {
@@ -230,32 +241,29 @@ Result<void *> Heap::alloc(std::size_t size, int node) noexcept
 		return alloc_large(size, node);
 
 	const unsigned cls = size_class(size);
-	ThreadCache *tc = thread_cache(generation_);
+	ThreadCache *tc = cache_enter(generation_);
 	if (__builtin_expect(!tc, 0))
-		return Error{ENOMEM};
+		return alloc_slow(size, node);
 	ThreadCache::Bin &bin = tc->bins[node][cls];
-	void *obj;
+	void *obj = bin.head;
 	Block *b;
-	for (;;) {
-		obj = bin.head;
-		if (__builtin_expect(obj != nullptr, 1)) {  // recycled: zero what is asked for
-			bin.head = free_next(obj);
-			bin.count--;
-			b = free_block(obj);
-			zero_small(obj, size);
-			break;
-		}
-		if (__builtin_expect(bin.bump != bin.bump_end, 1)) {
-			obj = bin.bump;
-			bin.bump += bin.bump_size;
-			b = bin.bump_block;
-			if (bin.bump_dirty)
-				zero_small(obj, size);
-			break;
-		}
-		if (Status st = refill(cls, node, *tc); !st)
-			return Error{st.error()};
+	bool zero = true;
+	if (__builtin_expect(obj != nullptr, 1)) {  // recycled: zero what is asked for
+		bin.head = free_next(obj);
+		bin.count--;
+		b = free_block(obj);
+	} else if (__builtin_expect(bin.bump != bin.bump_end, 1)) {
+		obj = bin.bump;
+		bin.bump += bin.bump_size;
+		b = bin.bump_block;
+		zero = bin.bump_dirty;
+	} else {
+		cache_leave(tc);
+		return alloc_slow(size, node);
 	}
+	cache_leave(tc);
+	if (zero)
+		zero_small(obj, size);
 	const std::uint32_t idx = index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base()));
 	// Only the requested bytes can be seen; an in-place resize zeroes what
 	// it adds.
@@ -277,9 +285,6 @@ Status Heap::free(void *p, std::size_t size) noexcept
 	const std::uint32_t idx = index_of(b, off);
 	if (__builtin_expect(off != std::size_t{idx} * b->obj_size || idx >= b->capacity, 0))
 		return Error{EINVAL};  // not the start of an object
-	ThreadCache *tc = thread_cache(generation_);
-	if (__builtin_expect(!tc, 0))
-		return Error{ENOMEM};
 	// A plain load and store, no compare-and-swap: this is every free's fast
 	// path, and a locked instruction would double its cost. Double and
 	// wrong-size frees are caught; two threads freeing one block at the same
@@ -291,15 +296,20 @@ Status Heap::free(void *p, std::size_t size) noexcept
 	// a span elsewhere meanwhile: not ours to free.
 	if (__builtin_expect(b->base() != base, 0))
 		return Error{EINVAL};
+	ThreadCache *tc = cache_enter(generation_);
+	if (__builtin_expect(!tc, 0))
+		return free_slow(p, b, idx, expected);
 	b->requested[idx].store(0, std::memory_order_release);
 	const int node = b->node();
-	count(*tc, node, -static_cast<std::int64_t>(expected));
-
-	ThreadCache::Bin &bin = tc->bins[node][b->cls];
+	const unsigned cls = b->cls;
+	ThreadCache::Bin &bin = tc->bins[node][cls];
 	make_free(p, bin.head, b);
 	bin.head = p;
-	if (__builtin_expect(++bin.count > kBinLimit[b->cls], 0))
-		flush_bin(b->cls, node, *tc, kBinLimit[b->cls] / 2);
+	const bool over = ++bin.count > kBinLimit[cls];
+	cache_leave(tc);
+	count(*tc, node, -static_cast<std::int64_t>(expected));
+	if (__builtin_expect(over, 0))
+		trim_bin(cls, node);
 	return {};
 }
 

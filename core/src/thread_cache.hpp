@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "driver.hpp"
 #include "size_classes.hpp"
@@ -32,7 +33,16 @@ struct ThreadCache {
 		char *bump_end = nullptr;      // end of the reserved fresh objects
 		struct Block *bump_block = nullptr;
 	};
-	std::uint64_t generation = 0;  // Heap::generation() the contents belong to
+	// Heap::generation() the contents belong to, with kDetached set by a
+	// thread that emptied them (drain_thread_caches). Written under `mu`;
+	// read by the owner's fast paths without it.
+	std::atomic<std::uint64_t> generation{0};
+	// The owner's fast paths use the bins without a lock, between
+	// cache_enter() and cache_leave(), which set and clear this with plain
+	// stores. Every other use of the bins, the owner's slow paths included,
+	// holds `mu`.
+	std::atomic<bool> busy{false};
+	std::mutex mu;
 	// Bytes this thread allocated minus freed, per node. Written only by the
 	// owning thread (plain load + store: no locked instruction on the fast
 	// path), read by stats() from any thread.
@@ -49,12 +59,43 @@ extern thread_local constinit ThreadCache *t_cache __attribute__((tls_model("ini
 // nullptr when memory for it cannot be had.
 ThreadCache *thread_cache_slow(std::uint64_t generation) noexcept;
 
+// Set in ThreadCache::generation while a cache is being, or has been,
+// emptied by another thread; the owner's next slow path clears it.
+inline constexpr std::uint64_t kDetached = std::uint64_t{1} << 63;
+
+// The calling thread's cache, attached to `generation` (slow paths: the
+// bins are then used under its `mu`).
 inline ThreadCache *thread_cache(std::uint64_t generation) noexcept
 {
 	ThreadCache *tc = t_cache;
-	if (__builtin_expect(tc != nullptr && tc->generation == generation, 1))
+	if (__builtin_expect(tc != nullptr &&
+				     tc->generation.load(std::memory_order_relaxed) == generation, 1))
 		return tc;
 	return thread_cache_slow(generation);
+}
+
+// The fast paths' hold on the calling thread's bins: nullptr if it has no
+// cache for `generation` or another thread detached it (then take the slow
+// path). No locked instruction: `busy` is set with a plain store and the
+// load of `generation` after it is ordered only for the compiler; a
+// draining thread supplies the processor's half of the ordering with
+// membarrier(2) (see drain_thread_caches in thread_cache.cpp).
+__attribute__((always_inline)) inline ThreadCache *cache_enter(std::uint64_t generation) noexcept
+{
+	ThreadCache *tc = t_cache;
+	if (__builtin_expect(tc == nullptr, 0))
+		return nullptr;
+	tc->busy.store(true, std::memory_order_relaxed);
+	std::atomic_signal_fence(std::memory_order_seq_cst);
+	if (__builtin_expect(tc->generation.load(std::memory_order_relaxed) == generation, 1))
+		return tc;
+	tc->busy.store(false, std::memory_order_release);
+	return nullptr;
+}
+
+__attribute__((always_inline)) inline void cache_leave(ThreadCache *tc) noexcept
+{
+	tc->busy.store(false, std::memory_order_release);
 }
 
 class Heap;
@@ -91,5 +132,12 @@ std::int64_t thread_requested(std::uint64_t generation, int node,
 // Move a retiring thread's statistics into `total` (the heap's share of
 // exited threads), atomically with respect to thread_requested().
 void fold_thread_requested(ThreadCache &tc, std::atomic<std::int64_t> *total) noexcept;
+
+// Out of memory on `node`: give the node's objects in the other threads'
+// caches of heap `generation` back to the heap (Heap::empty_thread_cache),
+// live threads' included, though their owners use them without a lock.
+// False when that cannot be done safely here (no membarrier(2)): some
+// caches are then left as they are.
+bool drain_thread_caches(std::uint64_t generation, int node, Heap &heap) noexcept;
 
 }  // namespace emucxl

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 
 #include "driver.hpp"
 
@@ -18,6 +19,10 @@ struct DriverLog {
 	std::atomic<long long> live_bytes{0};
 	std::atomic<long> maps{0};
 	std::atomic<long> fail_after{-1};  // fail the map after this many more; -1 never
+	// ENOMEM for a map that would take live_bytes above this; -1: no limit.
+	std::atomic<long long> capacity{-1};
+	// ENOMEM for a map of more than this many bytes; 0: no limit.
+	std::atomic<std::size_t> fail_above{0};
 };
 
 class RecordingDriver final : public Driver {
@@ -36,6 +41,13 @@ public:
 			return Error{ENOMEM};
 		if (log_.fail_after.load() > 0)
 			log_.fail_after--;
+		if (const std::size_t above = log_.fail_above.load(); above != 0 && length > above)
+			return Error{ENOMEM};
+		// (Checked, then counted: two maps racing may both fit; the tests
+		// that set a capacity make one map at a time.)
+		if (const long long cap = log_.capacity.load();
+		    cap >= 0 && log_.live_bytes.load() + static_cast<long long>(length) > cap)
+			return Error{ENOMEM};
 		void *p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return Error{errno};
