@@ -2,14 +2,20 @@
 # SPDX-License-Identifier: Apache-2.0
 # offline_kmod.sh (vm/run --cxl guest, 6.12): offlining the CXL memory
 # with and without emucxl.ko clients. Named to run last in tests/vm-cxl: it
-# leaves the CXL node offline.
+# leaves the CXL memory offline and removed.
 #   - a client holds 64 MiB on the CXL node: offlining the node's memory
 #     (daxctl offline-memory, all blocks) fails at once (EBUSY; on movable
 #     memory emucxl.ko's notifier says why, on normal memory the kernel's
 #     isolation refuses the unmovable pages), no block goes offline where
 #     the client's pages are, and the client's memory is still there;
-#   - no client: offlining succeeds, the node has no memory, an allocation
-#     on it fails with ENOMEM (never lands elsewhere).
+#   - no emucxl.ko client, but an mbind and a cuse client holding 32 MiB
+#     each there: offlining succeeds (their memory is ordinary user memory,
+#     which the kernel migrates), their data is intact and move_pages finds
+#     none of their pages on the CXL node any more; the node has no memory,
+#     and an emucxl.ko allocation on it fails with ENOMEM (never lands
+#     elsewhere);
+#   - hot-remove of that memory (dax0.0 back to devdax mode) with emucxl.ko
+#     loaded: the blocks are gone, the module still answers (ENOMEM there).
 # Not onlined again: on 6.12.95, onlining a CXL node that had become
 # memoryless re-adds its HMAT/CXL access attributes and the kernel logs
 # "sysfs: cannot create duplicate filename .../node1/access0/initiators/
@@ -61,10 +67,46 @@ kmod_say "offlining with a client holding 64 MiB: refused in ${secs} s ($CXL_ONL
 # Blocks without the client's pages may have gone offline: put them back.
 daxctl online-memory $([[ $CXL_ONLINE == normal ]] && echo --no-movable) dax0.0 >/dev/null 2>&1
 
-# 2. Without clients: offlining succeeds, and the node then has nothing.
+# user_hold_start DRIVER: a client of DRIVER (mbind, cuse) holding 32 MiB on
+# logical node 1 through tests/vm-cxl/hold.py, its stdin a fifo kept open
+# in user_fd[DRIVER]; user_hold_finish DRIVER lets it check its data and
+# say where its pages are now (in user_result).
+declare -A user_pid user_fd
+user_dir=$(mktemp -d)
+user_hold_start() {
+  local d=$1 fd
+  mkfifo "$user_dir/$d.in"
+  EMUCXL_BACKEND=$d python3 "$(dirname "$0")/hold.py" "$EMUCXL_BUILD_DIR/core/libemucxl.so" 32 1 \
+    <"$user_dir/$d.in" >"$user_dir/$d.out" 2>&1 &
+  user_pid[$d]=$!
+  exec {fd}>"$user_dir/$d.in"
+  user_fd[$d]=$fd
+  for _ in $(seq 600); do
+    grep -q held "$user_dir/$d.out" && break
+    kill -0 "${user_pid[$d]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q held "$user_dir/$d.out" || kmod_fail "a $d client holding 32 MiB did not start: $(cat "$user_dir/$d.out")"
+  grep -q "N$CXL_NODE=" /proc/"${user_pid[$d]}"/numa_maps ||
+    kmod_fail "the $d client's numa_maps shows no page on node $CXL_NODE"
+}
+user_hold_finish() {
+  local d=$1 fd=${user_fd[$1]}
+  echo >&"$fd"
+  exec {fd}>&-
+  wait "${user_pid[$d]}" || kmod_fail "the $d client failed: $(cat "$user_dir/$d.out")"
+  user_result=$(tail -n1 "$user_dir/$d.out")
+}
+
+# 2. Without emucxl.ko clients: offlining succeeds, with mbind and cuse
+#    clients there, and the node then has nothing.
 hold_stop
 kmod_expect_idle
+user_hold_start mbind
+user_hold_start cuse
 if ! out=$(timeout 120 daxctl offline-memory dax0.0 2>&1); then
+  user_hold_finish mbind
+  user_hold_finish cuse
   # Normal memory also takes the kernel's own unmovable allocations (that is
   # why daxctl onlines movable by default): not emucxl's doing.
   [[ $CXL_ONLINE == normal ]] || kmod_fail "offlining with no client failed: $out"
@@ -76,10 +118,31 @@ if ! out=$(timeout 120 daxctl offline-memory dax0.0 2>&1); then
   exit 0
 fi
 [[ $(cxl_online_mib) == 0 ]] || kmod_fail "node $CXL_NODE still has $(cxl_online_mib) MiB online"
+for d in mbind cuse; do
+  user_hold_finish "$d"
+  got=$user_result
+  [[ $got == intact\ nodes=* ]] || kmod_fail "the $d client's data after offlining: $got"
+  [[ ,${got#*nodes=}, == *,"$CXL_NODE":* || ${got#*nodes=} == *-* ]] &&
+    kmod_fail "the $d client still has pages on the offline node $CXL_NODE, or pages without a node: $got"
+  kmod_say "offlining with a $d client holding 32 MiB: its pages moved ($got): ok"
+done
+rm -rf "$user_dir"
 out=$(timeout 10 "$KMOD_ABI_TEST" --hold 1 1 2>&1 </dev/null)
 grep -q held <<<"$out" && kmod_fail "an allocation on the offline CXL node succeeded"
 grep -q 'Cannot allocate memory' <<<"$out" || kmod_fail "allocating on the offline node did not fail with ENOMEM: $out"
 kmod_say "offlining with no client: ok; allocating there then: ENOMEM"
+
+# 3. Hot-remove: dax0.0 back to device-dax mode unplugs the (offline) memory
+#    blocks from the system; emucxl.ko, still loaded, keeps answering, and
+#    the node stays empty (ENOMEM).
+out=$(timeout 120 daxctl reconfigure-device --mode=devdax dax0.0 2>&1) ||
+  kmod_fail "hot-remove (daxctl reconfigure-device --mode=devdax) failed: $out"
+blocks=$(cxl_blocks | wc -l)
+((blocks == 0)) || kmod_fail "node $CXL_NODE still has $blocks memory blocks after hot-remove"
+out=$(timeout 10 "$KMOD_ABI_TEST" --hold 1 1 2>&1 </dev/null)
+grep -q 'Cannot allocate memory' <<<"$out" ||
+  kmod_fail "allocating on the hot-removed node did not fail with ENOMEM: $out"
+kmod_say "hot-remove with emucxl.ko loaded: memory blocks gone, allocating there: ENOMEM: ok"
 
 kmod_expect_idle
 kmod_check_dmesg

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# kernel_tiering.sh (vm/run --cxl guest, 6.12): the kernel's own tiering
+# (vm/guest/kernel-tiering on: demotion, NUMA balancing mode 2) beside
+# emucxl's placement. Clients each write 16 MiB on the CXL node and keep
+# reading it for 40 s:
+#   - an unmodified program's memory (default policy, moved to the CXL node
+#     with move_pages) is hot in the slow tier: the kernel promotes it, so
+#     /proc/vmstat's pgpromote_success grows and some of its pages are on
+#     node 0 afterwards (the switch really switches tiering on);
+#   - emucxl's memory on mbind, kmod and cuse stays where it was placed,
+#     every page still on the CXL node: an explicit placement is bound
+#     (MPOL_BIND for mbind, the shmem policy for cuse) or not migratable
+#     (emucxl.ko's pages are inserted into a VM_MIXEDMAP mapping), and the
+#     kernel's tiering leaves it alone.
+# Leaves kernel tiering off, as the guest boots.
+source "$(dirname "$0")/cxl.lib"
+tiering=$(dirname "$0")/../../vm/guest/kernel-tiering
+lib=$EMUCXL_BUILD_DIR/core/libemucxl.so
+hold=$(dirname "$0")/hold.py
+secs=40
+[[ -f $lib ]] || cxl_skip "no $lib: build the project first"
+
+vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+bash "$tiering" on || cxl_fail "vm/guest/kernel-tiering on failed on the CXL guest"
+dir=$(mktemp -d)
+trap 'bash "$tiering" off >/dev/null; pkill -f "$hold" 2>/dev/null; rm -rf "$dir"' EXIT
+promoted0=$(vmstat pgpromote_success)
+
+# Each client: hold.py TARGET 16 NODE $secs, stdin a fifo held open in fd_*.
+declare -A pid fd
+start() {
+  local name=$1 target=$2 node=$3 f
+  shift 3
+  mkfifo "$dir/$name.in"
+  env "$@" python3 "$hold" "$target" 16 "$node" "$secs" <"$dir/$name.in" >"$dir/$name.out" 2>&1 &
+  pid[$name]=$!
+  exec {f}>"$dir/$name.in"
+  fd[$name]=$f
+}
+start plain plain "$CXL_NODE"
+start mbind "$lib" 1 EMUCXL_BACKEND=mbind
+[[ -c /dev/emucxl ]] && start kmod "$lib" 1 EMUCXL_BACKEND=kmod EMUCXL_DEVICE=/dev/emucxl
+[[ -c /dev/emucxl-cuse ]] && start cuse "$lib" 1 EMUCXL_BACKEND=cuse EMUCXL_DEVICE=/dev/emucxl-cuse
+for name in "${!pid[@]}"; do
+  for _ in $(seq $(((secs + 120) * 10))); do
+    grep -q held "$dir/$name.out" && break
+    kill -0 "${pid[$name]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q held "$dir/$name.out" || cxl_fail "the $name client did not get through its $secs s: $(cat "$dir/$name.out")"
+done
+declare -A where
+for name in "${!pid[@]}"; do
+  f=${fd[$name]}
+  echo >&"$f"
+  exec {f}>&-
+  wait "${pid[$name]}" || cxl_fail "the $name client failed: $(cat "$dir/$name.out")"
+  where[$name]=$(tail -n1 "$dir/$name.out")
+  cxl_say "$name: ${where[$name]}"
+  [[ ${where[$name]} == intact\ nodes=* ]] || cxl_fail "the $name client's data: ${where[$name]}"
+done
+promoted=$(($(vmstat pgpromote_success) - promoted0))
+cxl_say "pgpromote_success +$promoted during the run ($(bash "$tiering" status))"
+
+pages=$((16 << 8))
+for name in mbind kmod cuse; do
+  [[ -n ${where[$name]:-} ]] || { echo "SKIPPED part: $name: its device is not in this guest"; continue; }
+  [[ ${where[$name]#*nodes=} == "$CXL_NODE:$pages" ]] ||
+    cxl_fail "emucxl's $name memory did not stay on the CXL node $CXL_NODE under kernel tiering: ${where[$name]}"
+done
+cxl_say "emucxl's placement under kernel tiering: every page still on node $CXL_NODE: ok"
+((promoted > 0)) || cxl_fail "kernel tiering is on, but the kernel promoted nothing of a hot unmodified program on the CXL node"
+on0=$(tr ',' '\n' <<<"${where[plain]#*nodes=}" | awk -F: '$1 == 0 { print $2 }')
+((${on0:-0} > 0)) ||
+  cxl_fail "kernel tiering promoted $promoted pages, but none of the unmodified program's is on node 0: ${where[plain]}"
+cxl_say "an unmodified program's hot memory: ${on0} of $pages pages promoted to node 0: ok"
