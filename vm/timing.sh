@@ -76,8 +76,8 @@ vm_timing_calibration() {
       --no-kmod --no-cused --cxl-timing 100,100,100,100 --timing-calibrate -- \
       "$memlat" --node 0 --mib 128 --loads 1000000 --reps 5 --json | grep '^{"working_set_mib"') ||
       vm_die "timing calibration run failed"
-    lat=$(sed -n 's/.*"latency_ns": \([0-9.]*\).*/\1/p' <<<"$out")
-    gbs=$(sed -n 's/.*"read_gbs": \([0-9.]*\).*/\1/p' <<<"$out")
+    lat=$(sed -n 's/.*"latency_ns": *\([0-9.]*\).*/\1/p' <<<"$out")
+    gbs=$(sed -n 's/.*"read_gbs": *\([0-9.]*\).*/\1/p' <<<"$out")
     [[ -n $lat && -n $gbs ]] || vm_die "timing calibration: cannot read '$out'"
     mkdir -p "$(dirname "$file")"
     awk -v l="$lat" -v g="$gbs" 'BEGIN { printf "%.2f %.3f\n", l, 64 / g }' >"$file.tmp"

@@ -63,32 +63,32 @@ bool get_emucxl_info(emucxl_info &info)
 	return emucxl_get_info(&info) == 0;
 }
 
-void write_json(JsonWriter &w, const Machine &m)
+Json machine_json(const Machine &m)
 {
-	w.begin_object()
-		.field("hostname", m.hostname)
-		.field("kernel", m.kernel)
-		.field("arch", m.arch)
-		.field("cpu_model", m.cpu_model)
-		.field("cpus", m.cpus)
-		.field("numa_nodes", m.numa_nodes)
-		.field("virtualized", m.virtualized)
-		.field("load_average_1m", m.load_average)
-		.end_object();
+	Json j;
+	j["hostname"] = m.hostname;
+	j["kernel"] = m.kernel;
+	j["arch"] = m.arch;
+	j["cpu_model"] = m.cpu_model;
+	j["cpus"] = m.cpus;
+	j["numa_nodes"] = m.numa_nodes;
+	j["virtualized"] = m.virtualized;
+	j["load_average_1m"] = m.load_average;
+	return j;
 }
 
-void write_json(JsonWriter &w, const emucxl_info &info)
+Json emucxl_json(const emucxl_info &info)
 {
-	w.begin_object()
-		.field("driver", std::string_view(info.driver, strnlen(info.driver, sizeof info.driver)))
-		.field("api_version", info.api_version)
-		.field("local_physical_node", info.node[0].physical_node)
-		.field("remote_physical_node", info.node[1].physical_node)
-		.field("local_capacity_bytes", info.node[0].capacity)
-		.field("remote_capacity_bytes", info.node[1].capacity)
-		.field("remote_is_separate", info.remote_is_separate)
-		.field("pinned", info.pinned)
-		.end_object();
+	Json j;
+	j["driver"] = std::string(info.driver, strnlen(info.driver, sizeof info.driver));
+	j["api_version"] = info.api_version;
+	j["local_physical_node"] = info.node[0].physical_node;
+	j["remote_physical_node"] = info.node[1].physical_node;
+	j["local_capacity_bytes"] = info.node[0].capacity;
+	j["remote_capacity_bytes"] = info.node[1].capacity;
+	j["remote_is_separate"] = info.remote_is_separate;
+	j["pinned"] = info.pinned;
+	return j;
 }
 
 std::string describe_mapping(const emucxl_info &info)

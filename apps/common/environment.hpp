@@ -11,7 +11,7 @@
 
 #include <emucxl/emucxl.h>
 
-#include "json_writer.hpp"
+#include "json.hpp"
 
 namespace emucxl::apps {
 
@@ -33,8 +33,9 @@ Machine describe_machine();
 // Requires emucxl to be initialised; returns false (errno set) otherwise.
 bool get_emucxl_info(emucxl_info &info);
 
-void write_json(JsonWriter &w, const Machine &m);
-void write_json(JsonWriter &w, const emucxl_info &info);
+// The "machine" and "emucxl" objects every bench's --json carries.
+Json machine_json(const Machine &m);
+Json emucxl_json(const emucxl_info &info);
 
 // Two or three human-readable lines: machine, driver and node mapping, and a
 // warning when remote shares local's physical node.

@@ -11,8 +11,6 @@
 #include <set>
 #include <sstream>
 
-#include "json_writer.hpp"
-
 namespace emucxl::ctl {
 
 namespace fs = std::filesystem;
@@ -117,19 +115,14 @@ void print_access(std::ostream &os, const char *what, const AccessNumbers &a)
 	   << v(a.write_latency) << " ns / " << v(a.write_bandwidth) << " MB/s\n";
 }
 
-void write_access(apps::JsonWriter &w, const char *key, const AccessNumbers &a)
+apps::Json access_json(const AccessNumbers &a)
 {
-	w.key(key);
-	if (!a.known()) {
-		w.null();
-		return;
-	}
-	w.begin_object()
-		.field("read_latency_ns", a.read_latency)
-		.field("write_latency_ns", a.write_latency)
-		.field("read_bandwidth_mbs", a.read_bandwidth)
-		.field("write_bandwidth_mbs", a.write_bandwidth)
-		.end_object();
+	if (!a.known())
+		return nullptr;
+	return {{"read_latency_ns", a.read_latency},
+		{"write_latency_ns", a.write_latency},
+		{"read_bandwidth_mbs", a.read_bandwidth},
+		{"write_bandwidth_mbs", a.write_bandwidth}};
 }
 
 } // namespace
@@ -225,26 +218,26 @@ void print_cxl_text(std::ostream &os, const CxlMemory &c)
 	print_access(os, "region (CDAT):     ", c.region_access);
 }
 
-void write_cxl_json(apps::JsonWriter &w, const CxlMemory &c)
+apps::Json cxl_json(const CxlMemory &c)
 {
-	w.key("cxl").begin_object().field("node", c.node).field("is_cxl", c.is_cxl);
+	apps::Json j{{"node", c.node}, {"is_cxl", c.is_cxl}};
 	if (c.is_cxl) {
-		w.field("region", c.region)
-			.field("memdev", c.memdev)
-			.field("dax", c.dax)
-			.field("mode", c.mode)
-			.field("size_bytes", c.size)
-			.field("resource", c.resource)
-			.field("interleave_ways", c.interleave_ways)
-			.field("interleave_granularity", c.interleave_granularity)
-			.field("zone", c.zone)
-			.field("memory_tier", c.memory_tier)
-			.field("local_memory_tier", c.local_memory_tier)
-			.field("qos_class", c.qos_class);
-		write_access(w, "node_access", c.node_access);
-		write_access(w, "region_access", c.region_access);
+		j["region"] = c.region;
+		j["memdev"] = c.memdev;
+		j["dax"] = c.dax;
+		j["mode"] = c.mode;
+		j["size_bytes"] = c.size;
+		j["resource"] = c.resource;
+		j["interleave_ways"] = c.interleave_ways;
+		j["interleave_granularity"] = c.interleave_granularity;
+		j["zone"] = c.zone;
+		j["memory_tier"] = c.memory_tier;
+		j["local_memory_tier"] = c.local_memory_tier;
+		j["qos_class"] = c.qos_class;
+		j["node_access"] = access_json(c.node_access);
+		j["region_access"] = access_json(c.region_access);
 	}
-	w.end_object();
+	return j;
 }
 
 } // namespace emucxl::ctl

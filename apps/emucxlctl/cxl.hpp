@@ -11,9 +11,7 @@
 #include <ostream>
 #include <string>
 
-namespace emucxl::apps {
-class JsonWriter;
-}
+#include "json.hpp"
 
 namespace emucxl::ctl {
 
@@ -47,6 +45,6 @@ struct CxlMemory {
 CxlMemory read_cxl_memory(int node, int local_node, const std::string &root = "/sys");
 
 void print_cxl_text(std::ostream &os, const CxlMemory &c);
-void write_cxl_json(apps::JsonWriter &w, const CxlMemory &c);
+apps::Json cxl_json(const CxlMemory &c); // info --json's "cxl" object
 
 } // namespace emucxl::ctl

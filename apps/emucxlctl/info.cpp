@@ -12,7 +12,7 @@
 #include "commands.hpp"
 #include "cxl.hpp"
 #include "environment.hpp"
-#include "json_writer.hpp"
+#include "json.hpp"
 #include "timing.hpp"
 #include "topology.hpp"
 
@@ -103,57 +103,34 @@ void print_text(std::ostream &os, const emucxl_info &info, const Topology &topo,
 
 void print_json(std::ostream &os, const emucxl_info &info, const Topology &topo, const CxlMemory &cxl)
 {
-	apps::JsonWriter w(os);
-	w.begin_object()
-		.field("driver", std::string_view(info.driver, strnlen(info.driver, sizeof info.driver)))
-		.field("api_version", info.api_version)
-		.field("remote_is_separate", info.remote_is_separate)
-		.field("pinned", info.pinned);
-	w.key("nodes").begin_array();
+	apps::Json j;
+	j["driver"] = std::string(info.driver, strnlen(info.driver, sizeof info.driver));
+	j["api_version"] = info.api_version;
+	j["remote_is_separate"] = info.remote_is_separate;
+	j["pinned"] = info.pinned;
+	apps::Json nodes = apps::Json::array();
 	for (int l : {0, 1}) {
 		const NumaNode *n = topo.find(info.node[l].physical_node);
-		w.begin_object()
-			.field("logical", l)
-			.field("name", logical_name[l])
-			.field("physical_node", info.node[l].physical_node)
-			.field("capacity_bytes", info.node[l].capacity);
-		w.key("cpuless");
-		if (n)
-			w.value(n->cpus.empty());
-		else
-			w.null();
-		w.end_object();
+		nodes.push_back({{"logical", l},
+				 {"name", logical_name[l]},
+				 {"physical_node", info.node[l].physical_node},
+				 {"capacity_bytes", info.node[l].capacity},
+				 {"cpuless", n ? apps::Json(n->cpus.empty()) : apps::Json(nullptr)}});
 	}
-	w.end_array();
+	j["nodes"] = std::move(nodes);
 	const int d = topo.distance_between(info.node[0].physical_node, info.node[1].physical_node);
-	w.key("local_remote_distance");
-	if (d < 0)
-		w.null();
-	else
-		w.value(d);
+	j["local_remote_distance"] = d < 0 ? apps::Json(nullptr) : apps::Json(d);
 
-	w.key("numa").begin_object().field("available", topo.available);
-	w.key("nodes").begin_array();
-	for (const auto &n : topo.nodes) {
-		w.begin_object().field("node", n.id).field("memory_bytes", n.memory).field("free_bytes", n.free);
-		w.key("cpus").begin_array();
-		for (int c : n.cpus)
-			w.value(c);
-		w.end_array().end_object();
-	}
-	w.end_array();
-	w.key("distances").begin_array();
-	for (const auto &row : topo.distance) {
-		w.begin_array();
-		for (int dist : row)
-			w.value(dist);
-		w.end_array();
-	}
-	w.end_array().end_object();
-	print_timing_json(w);
-	write_cxl_json(w, cxl);
-	w.end_object();
-	os << "\n";
+	apps::Json numa_nodes = apps::Json::array();
+	for (const auto &n : topo.nodes)
+		numa_nodes.push_back({{"node", n.id},
+				      {"memory_bytes", n.memory},
+				      {"free_bytes", n.free},
+				      {"cpus", n.cpus}});
+	j["numa"] = {{"available", topo.available}, {"nodes", std::move(numa_nodes)}, {"distances", topo.distance}};
+	j["timing"] = timing_json();
+	j["cxl"] = cxl_json(cxl);
+	apps::print_json(os, j);
 }
 
 } // namespace

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -28,6 +26,10 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace pl = emucxl::preload;
+
+constexpr const char *kRunSynopsis =
+	"emucxlctl run [--node local|remote | --local-limit SIZE | --interleave L:R | --min-size SIZE]\n"
+	"                     [--remote-full fallback|fail] [--report] -- COMMAND [ARGS...]";
 
 constexpr const char *kRunFooter =
 	"Exactly one policy (default --node remote). SIZE: bytes, or with K, M, G, T\n"
@@ -63,60 +65,52 @@ std::string find_preload()
 int usage_error(const std::string &msg)
 {
 	std::cerr << "emucxlctl run: " << msg << "\n"
-		  << "usage: emucxlctl run [--node local|remote | --local-limit SIZE | "
-		     "--interleave L:R | --min-size SIZE] [--remote-full fallback|fail] "
-		     "[--report] -- COMMAND [ARGS...]\n";
+		  << "usage: " << kRunSynopsis << "\n";
 	return apps::exit_usage;
 }
 
 } // namespace
 
-int cmd_run(int argc, char **argv)
+CLI::App *add_run_command(CLI::App &parent, RunOptions &o)
 {
-	// Everything after the first "--" is the command, untouched by CLI11.
-	int dash = 1;
-	while (dash < argc && std::strcmp(argv[dash], "--") != 0)
-		dash++;
-
-	CLI::App app{"Run an unmodified program with its heap on emulated CXL memory.",
-		     "emucxlctl run"};
-	app.footer(kRunFooter);
-	std::string node, local_limit, interleave, min_size, remote_full;
-	bool report = false;
-	auto *o_node = app.add_option("--node", node, "every allocation on this node")
+	CLI::App *app = parent.add_subcommand(
+		"run", "run COMMAND unmodified with its heap on emulated CXL memory");
+	apps::use_conventions(*app, kRunSynopsis);
+	app->footer(kRunFooter);
+	auto *o_node = app->add_option("--node", o.node, "every allocation on this node")
 			       ->check(CLI::IsMember({"local", "remote"}));
-	auto *o_limit = app.add_option("--local-limit", local_limit,
-				       "live heap up to SIZE on local, the rest on remote")
+	auto *o_limit = app->add_option("--local-limit", o.local_limit,
+					"live heap up to SIZE on local, the rest on remote")
 				->type_name("SIZE");
-	auto *o_inter = app.add_option("--interleave", interleave,
-				       "allocations interleaved over local:remote by bytes, weights L:R")
+	auto *o_inter = app->add_option("--interleave", o.interleave,
+					"allocations interleaved over local:remote by bytes, weights L:R")
 				->type_name("L:R");
-	auto *o_min = app.add_option("--min-size", min_size,
-				     "allocations of at least SIZE on remote, smaller ones local")
+	auto *o_min = app->add_option("--min-size", o.min_size,
+				      "allocations of at least SIZE on remote, smaller ones local")
 			      ->type_name("SIZE");
 	const std::vector<CLI::Option *> policies{o_node, o_limit, o_inter, o_min};
 	for (auto *a : policies)
 		for (auto *b : policies)
 			if (a != b)
 				a->excludes(b);
-	app.add_option("--remote-full", remote_full,
-		       "when remote is full: place on local and count it (fallback, the "
-		       "default), or fail the allocation (fail)")
+	app->add_option("--remote-full", o.remote_full,
+			"when remote is full: place on local and count it (fallback, the "
+			"default), or fail the allocation (fail)")
 		->check(CLI::IsMember({"fallback", "fail"}));
-	app.add_flag("--report", report,
-		     "on exit, print bytes placed, peak and allocations per node, failures "
-		     "and fallbacks on stderr");
-	try {
-		app.parse(dash, argv);
-	} catch (const CLI::CallForHelp &) {
-		std::cout << app.help();
-		return apps::exit_ok;
-	} catch (const CLI::ParseError &e) {
-		return usage_error(e.what());
-	}
-	if (dash >= argc - 1)
-		return usage_error(dash >= argc ? "no command: put it after --" : "no command after --");
+	app->add_flag("--report", o.report,
+		      "on exit, print bytes placed, peak and allocations per node, failures "
+		      "and fallbacks on stderr");
+	return app;
+}
 
+int cmd_run(const RunOptions &o, char **command)
+{
+	if (!command)
+		return usage_error("no command: put it after --");
+	if (!command[0])
+		return usage_error("no command after --");
+
+	const std::string &local_limit = o.local_limit, &interleave = o.interleave, &min_size = o.min_size;
 	std::uint64_t size = 0;
 	std::uint32_t wl = 0, wr = 0;
 	if (!local_limit.empty() && !pl::parse_size(local_limit.c_str(), &size))
@@ -137,10 +131,10 @@ int cmd_run(int argc, char **argv)
 	else if (!min_size.empty())
 		setenv(pl::kEnvMinSize, min_size.c_str(), 1);
 	else
-		setenv(pl::kEnvNode, node.empty() ? "remote" : node.c_str(), 1);
-	if (!remote_full.empty())
-		setenv(pl::kEnvOnFull, remote_full.c_str(), 1);
-	if (report)
+		setenv(pl::kEnvNode, o.node.empty() ? "remote" : o.node.c_str(), 1);
+	if (!o.remote_full.empty())
+		setenv(pl::kEnvOnFull, o.remote_full.c_str(), 1);
+	if (o.report)
 		setenv(pl::kEnvReport, "stderr", 1);
 	// What the preload will read, checked once more by its own parser.
 	pl::Policy policy;
@@ -166,9 +160,9 @@ int cmd_run(int argc, char **argv)
 		preload += std::string(" ") + old;
 	setenv("LD_PRELOAD", preload.c_str(), 1);
 
-	execvp(argv[dash + 1], argv + dash + 1);
+	execvp(command[0], command);
 	const int e = errno;
-	std::cerr << "emucxlctl run: " << argv[dash + 1] << ": " << std::strerror(e) << "\n";
+	std::cerr << "emucxlctl run: " << command[0] << ": " << std::strerror(e) << "\n";
 	return e == ENOENT ? 127 : 126;
 }
 

@@ -11,7 +11,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
-#include "json_writer.hpp"
+#include "json.hpp"
 
 namespace emucxl::ctl {
 
@@ -38,21 +38,15 @@ int cmd_stats(std::ostream &os, bool json)
 	const char *scope = device_wide(driver) ? "device" : "process";
 
 	if (json) {
-		apps::JsonWriter w(os);
-		w.begin_object().field("driver", driver).field("scope", scope);
-		w.key("nodes").begin_array();
-		for (int node : {0, 1}) {
-			w.begin_object()
-				.field("logical", node)
-				.field("name", node == 0 ? "local" : "remote")
-				.field("allocated_bytes", usage[node].allocated)
-				.field("peak_bytes", usage[node].peak)
-				.field("capacity_bytes", usage[node].capacity)
-				.field("free_bytes", usage[node].free)
-				.end_object();
-		}
-		w.end_array().end_object();
-		os << "\n";
+		apps::Json nodes = apps::Json::array();
+		for (int node : {0, 1})
+			nodes.push_back({{"logical", node},
+					 {"name", node == 0 ? "local" : "remote"},
+					 {"allocated_bytes", usage[node].allocated},
+					 {"peak_bytes", usage[node].peak},
+					 {"capacity_bytes", usage[node].capacity},
+					 {"free_bytes", usage[node].free}});
+		apps::print_json(os, {{"driver", std::string(driver)}, {"scope", scope}, {"nodes", std::move(nodes)}});
 		return apps::exit_ok;
 	}
 

@@ -4,9 +4,12 @@
 
 #include "timing_profiles.hpp" // generated from vm/profiles: kTimingProfiles
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+
+#include "cli.hpp"
 
 namespace emucxl::ctl {
 
@@ -52,17 +55,19 @@ std::string get(const std::map<std::string, std::string> &kv, const char *key)
 	return it == kv.end() ? "?" : it->second;
 }
 
-// A number where the text is one ("-" in vm/profiles is null), else a string.
-void number_or_text(apps::JsonWriter &w, const std::string &s)
+// A number where the text is one ("-" in vm/profiles is null), else a
+// string. Whole numbers stay integers ("105" -> 105, not 105.0), as written.
+apps::Json number_or_text(const std::string &s)
 {
+	if (s == "-")
+		return nullptr;
+	if (const auto i = apps::parse_int<std::int64_t>(s, INT64_MIN, INT64_MAX))
+		return *i;
 	char *end = nullptr;
 	const double d = std::strtod(s.c_str(), &end);
-	if (s == "-")
-		w.null();
-	else if (!s.empty() && end && *end == '\0')
-		w.value(d);
-	else
-		w.value(std::string_view(s));
+	if (!s.empty() && end && *end == '\0')
+		return d;
+	return s;
 }
 
 } // namespace
@@ -98,36 +103,29 @@ void print_timing_text(std::ostream &os)
 	}
 }
 
-void print_timing_json(apps::JsonWriter &w)
+apps::Json timing_json()
 {
 	const auto active = active_timing();
-	w.key("timing").begin_object().field("emulated", active.has_value());
-	w.key("active");
+	apps::Json j;
+	j["emulated"] = active.has_value();
 	if (active) {
-		w.begin_object();
-		for (const auto &[k, v] : *active) {
-			w.key(k);
-			number_or_text(w, v);
-		}
-		w.end_object();
+		apps::Json a = apps::Json::object();
+		for (const auto &[k, v] : *active)
+			a[k] = number_or_text(v);
+		j["active"] = std::move(a);
 	} else {
-		w.null();
+		j["active"] = nullptr;
 	}
-	w.key("profiles").begin_array();
-	for (const auto &p : timing_profiles()) {
-		w.begin_object().field("name", std::string_view(p.name));
-		const std::pair<const char *, const std::string *> numbers[] = {
-			{"local_ns", &p.local_ns},
-			{"remote_ns", &p.remote_ns},
-			{"local_gbs", &p.local_gbs},
-			{"remote_gbs", &p.remote_gbs}};
-		for (const auto &[k, v] : numbers) {
-			w.key(k);
-			number_or_text(w, *v);
-		}
-		w.field("source", std::string_view(p.source)).end_object();
-	}
-	w.end_array().end_object();
+	apps::Json profiles = apps::Json::array();
+	for (const auto &p : timing_profiles())
+		profiles.push_back({{"name", p.name},
+				    {"local_ns", number_or_text(p.local_ns)},
+				    {"remote_ns", number_or_text(p.remote_ns)},
+				    {"local_gbs", number_or_text(p.local_gbs)},
+				    {"remote_gbs", number_or_text(p.remote_gbs)},
+				    {"source", p.source}});
+	j["profiles"] = std::move(profiles);
+	return j;
 }
 
 } // namespace emucxl::ctl

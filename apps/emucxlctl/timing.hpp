@@ -4,7 +4,7 @@
 // with, which vm/run passes as EMUCXL_TIMING="profile=.. local_ns=.. ...".
 #pragma once
 
-#include "json_writer.hpp"
+#include "json.hpp"
 
 #include <map>
 #include <optional>
@@ -27,6 +27,6 @@ std::vector<TimingProfile> timing_profiles();
 std::optional<std::map<std::string, std::string>> active_timing();
 
 void print_timing_text(std::ostream &os);
-void print_timing_json(apps::JsonWriter &w); // writes key "timing" and its object
+apps::Json timing_json(); // info --json's "timing" object
 
 } // namespace emucxl::ctl

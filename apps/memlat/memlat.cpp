@@ -14,17 +14,24 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iostream>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cli.hpp"
+#include "json.hpp"
+
 namespace {
+
+namespace apps = emucxl::apps;
 
 constexpr std::size_t kLine = 64;
 
@@ -158,24 +165,49 @@ int measure(const Options &o, std::vector<NodeResult> *out)
 	return rc;
 }
 
-int usage(const char *why)
+constexpr const char *synopsis = "emucxl-memlat [--mib N] [--loads N] [--reps N] [--node 0|1]... [--json]";
+
+constexpr const char *description =
+	"Per logical node (0 local, 1 remote), on memory from emucxl_alloc: dependent-load\n"
+	"latency (a pointer chase through a random cyclic permutation of cache lines, ns\n"
+	"per load) and single-thread streaming read and write bandwidth (GB/s). Medians\n"
+	"of --reps, the nodes' reps interleaved.";
+
+constexpr const char *footer =
+	"--json prints {\"working_set_mib\", \"reps\", \"nodes\": [{\"node\", \"latency_ns\",\n"
+	"\"read_gbs\", \"write_gbs\", \"best_latency_ns\", \"best_read_gbs\"}]}.\n"
+	"The driver is chosen by EMUCXL_BACKEND (auto, mbind, kmod, cuse).\n"
+	"Exit status: 0 done, 1 failed (emucxl cannot start, a node's memory cannot be\n"
+	"allocated: then no node is measured), 2 bad command line.";
+
+// x rounded to `decimals` places: the JSON carries what the table shows
+// (latency to 0.01 ns, bandwidth to 0.001 GB/s), not the timer's noise.
+double rounded(double x, int decimals)
 {
-	std::fprintf(stderr,
-		     "emucxl-memlat: %s\nusage: emucxl-memlat [--mib N] [--loads N] [--reps N] "
-		     "[--node 0|1]... [--json]\n",
-		     why);
-	return 2;
+	const double scale = std::pow(10.0, decimals);
+	return std::round(x * scale) / scale;
 }
 
-bool parse_size(const char *s, std::size_t *v)
+void print_json(const Options &o, const std::vector<NodeResult> &res)
 {
-	char *end = nullptr;
-	errno = 0;
-	const unsigned long long n = std::strtoull(s, &end, 10);
-	if (errno || end == s || *end || n == 0)
-		return false;
-	*v = n;
-	return true;
+	apps::Json nodes = apps::Json::array();
+	for (const auto &r : res)
+		nodes.push_back({{"node", r.node},
+				 {"latency_ns", rounded(r.latency_ns, 2)},
+				 {"read_gbs", rounded(r.read_gbs, 3)},
+				 {"write_gbs", rounded(r.write_gbs, 3)},
+				 {"best_latency_ns", rounded(r.best_latency_ns, 2)},
+				 {"best_read_gbs", rounded(r.best_read_gbs, 3)}});
+	apps::print_json(std::cout, {{"working_set_mib", o.mib}, {"reps", o.reps}, {"nodes", std::move(nodes)}});
+}
+
+void print_table(const Options &o, const std::vector<NodeResult> &res)
+{
+	std::printf("working set %zu MiB, medians of %d reps\n", o.mib, o.reps);
+	std::printf("%-6s %14s %14s %15s\n", "node", "latency (ns)", "read (GB/s)", "write (GB/s)");
+	for (const auto &r : res)
+		std::printf("%-6d %14.1f %14.3f %15.3f\n", r.node, r.latency_ns, r.read_gbs, r.write_gbs);
+	std::fflush(stdout);
 }
 
 } // namespace
@@ -183,59 +215,34 @@ bool parse_size(const char *s, std::size_t *v)
 int main(int argc, char **argv)
 {
 	Options o;
-	bool nodes_given = false;
-	for (int i = 1; i < argc; ++i) {
-		const std::string a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
-		std::size_t n = 0;
-		if (a == "--json") {
-			o.json = true;
-			continue;
-		}
-		if (!v)
-			return usage(("option " + a + " needs a value").c_str());
-		if (!parse_size(v, &n) && !(a == "--node" && std::strcmp(v, "0") == 0))
-			return usage(("bad value for " + a).c_str());
-		if (a == "--mib")
-			o.mib = n;
-		else if (a == "--loads")
-			o.loads = n;
-		else if (a == "--reps")
-			o.reps = int(n);
-		else if (a == "--node") {
-			if (n > 1)
-				return usage("--node wants 0 or 1");
-			if (!nodes_given)
-				o.nodes.clear();
-			nodes_given = true;
-			o.nodes.push_back(int(n));
-		} else
-			return usage(("unknown option " + a).c_str());
-		++i;
-	}
+	CLI::App app{description, "emucxl-memlat"};
+	apps::use_conventions(app, synopsis);
+	app.footer(footer);
+	// A line index is 32 bits: at most 2^32 lines of 64 bytes, 256 GiB.
+	app.add_option("--mib", o.mib, "working set per node in MiB (default 128)")
+		->transform(apps::decimal<std::size_t>(1, 256 * 1024));
+	app.add_option("--loads", o.loads, "dependent loads per latency rep (default 2000000)")
+		->transform(apps::decimal<std::size_t>(1, 1'000'000'000'000));
+	app.add_option("--reps", o.reps, "reps per node (default 5)")->transform(apps::decimal(1, 1'000'000));
+	app.add_option("--node", o.nodes, "logical node to measure, repeatable (default: 0 and 1)")
+		->transform(apps::decimal(0, 1))
+		->type_name("0|1")
+		->allow_extra_args(false)
+		->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+	app.add_flag("--json", o.json, "print one JSON object on stdout instead of the table");
+	if (const auto rc = apps::parse(app, argc, argv))
+		return *rc;
+
 	if (emucxl_init() != 0) {
 		std::fprintf(stderr, "emucxl-memlat: emucxl_init: %s\n", std::strerror(errno));
-		return 1;
+		return apps::exit_failure;
 	}
 	std::vector<NodeResult> res;
-	const int rc = measure(o, &res) != 0 ? 1 : 0;
+	const int rc = measure(o, &res) != 0 ? apps::exit_failure : apps::exit_ok;
 	emucxl_exit();
-	if (o.json) {
-		std::printf("{\"working_set_mib\": %zu, \"reps\": %d, \"nodes\": [", o.mib, o.reps);
-		for (std::size_t i = 0; i < res.size(); ++i)
-			std::printf("%s{\"node\": %d, \"latency_ns\": %.2f, \"read_gbs\": %.3f, "
-				    "\"write_gbs\": %.3f, \"best_latency_ns\": %.2f, "
-				    "\"best_read_gbs\": %.3f}",
-				    i ? ", " : "", res[i].node, res[i].latency_ns, res[i].read_gbs,
-				    res[i].write_gbs, res[i].best_latency_ns, res[i].best_read_gbs);
-		std::printf("]}\n");
-	} else {
-		std::printf("working set %zu MiB, medians of %d reps\n", o.mib, o.reps);
-		std::printf("%-6s %14s %14s %15s\n", "node", "latency (ns)", "read (GB/s)",
-			    "write (GB/s)");
-		for (const auto &r : res)
-			std::printf("%-6d %14.1f %14.3f %15.3f\n", r.node, r.latency_ns, r.read_gbs,
-				    r.write_gbs);
-	}
+	if (o.json)
+		print_json(o, res);
+	else
+		print_table(o, res);
 	return rc;
 }

@@ -10,12 +10,13 @@
 
 #include <emucxl/emucxl.h>
 
-#include "json_reader.hpp"
+#include <nlohmann/json.hpp>
+
 #include "run_command.hpp"
 
 namespace {
 
-namespace json = emucxl::apps::json;
+using json = nlohmann::json;
 using emucxl::apps::run_command;
 
 const std::string ctl = EMUCXLCTL;
@@ -36,31 +37,31 @@ TEST_F(Emucxlctl, InfoJsonMatchesTheLibrary)
 {
 	auto r = run_command(ctl + " info --json");
 	ASSERT_EQ(r.exit_code, 0) << r.out;
-	json::Value doc = json::parse(r.out);
-	EXPECT_EQ(doc.at("driver").string(), info_.driver);
-	EXPECT_EQ(doc.at("remote_is_separate").boolean(), info_.remote_is_separate);
-	EXPECT_EQ(doc.at("pinned").boolean(), info_.pinned);
-	const auto &nodes = doc.at("nodes").array();
+	json doc = json::parse(r.out);
+	EXPECT_EQ(doc.at("driver").get<std::string>(), info_.driver);
+	EXPECT_EQ(doc.at("remote_is_separate").get<bool>(), info_.remote_is_separate);
+	EXPECT_EQ(doc.at("pinned").get<bool>(), info_.pinned);
+	const auto &nodes = doc.at("nodes");
 	ASSERT_EQ(nodes.size(), 2u);
 	for (int l : {0, 1}) {
-		EXPECT_EQ(nodes[l].at("logical").number(), l);
-		EXPECT_EQ(nodes[l].at("physical_node").number(), info_.node[l].physical_node);
-		EXPECT_EQ(nodes[l].at("capacity_bytes").number(), static_cast<double>(info_.node[l].capacity));
+		EXPECT_EQ(nodes[l].at("logical").get<double>(), l);
+		EXPECT_EQ(nodes[l].at("physical_node").get<double>(), info_.node[l].physical_node);
+		EXPECT_EQ(nodes[l].at("capacity_bytes").get<double>(), static_cast<double>(info_.node[l].capacity));
 	}
-	EXPECT_EQ(nodes[0].at("name").string(), "local");
-	EXPECT_EQ(nodes[1].at("name").string(), "remote");
+	EXPECT_EQ(nodes[0].at("name").get<std::string>(), "local");
+	EXPECT_EQ(nodes[1].at("name").get<std::string>(), "remote");
 	// The distance matrix is square and 10 on the diagonal (SLIT).
 	const auto &numa = doc.at("numa");
-	if (numa.at("available").boolean()) {
-		const auto &d = numa.at("distances").array();
-		ASSERT_EQ(d.size(), numa.at("nodes").array().size());
+	if (numa.at("available").get<bool>()) {
+		const auto &d = numa.at("distances");
+		ASSERT_EQ(d.size(), numa.at("nodes").size());
 		for (std::size_t i = 0; i < d.size(); ++i) {
-			ASSERT_EQ(d[i].array().size(), d.size());
-			EXPECT_EQ(d[i].array()[i].number(), 10);
+			ASSERT_EQ(d[i].size(), d.size());
+			EXPECT_EQ(d[i][i].get<double>(), 10);
 		}
 		EXPECT_TRUE(doc.at("local_remote_distance").is_number());
 		if (!info_.remote_is_separate) {
-			EXPECT_EQ(doc.at("local_remote_distance").number(), 10);
+			EXPECT_EQ(doc.at("local_remote_distance").get<double>(), 10);
 		}
 	}
 }
@@ -79,17 +80,17 @@ TEST_F(Emucxlctl, StatsJsonHasBothNodesWithConsistentNumbers)
 {
 	auto r = run_command(ctl + " stats --json");
 	ASSERT_EQ(r.exit_code, 0) << r.out;
-	json::Value doc = json::parse(r.out);
-	EXPECT_EQ(doc.at("driver").string(), info_.driver);
-	const std::string scope = doc.at("scope").string();
+	json doc = json::parse(r.out);
+	EXPECT_EQ(doc.at("driver").get<std::string>(), info_.driver);
+	const std::string scope = doc.at("scope").get<std::string>();
 	EXPECT_TRUE(scope == "device" || scope == "process") << scope;
-	const auto &nodes = doc.at("nodes").array();
+	const auto &nodes = doc.at("nodes");
 	ASSERT_EQ(nodes.size(), 2u);
 	for (const auto &n : nodes) {
-		const double allocated = n.at("allocated_bytes").number();
-		EXPECT_LE(allocated, n.at("peak_bytes").number());
-		EXPECT_LE(allocated, n.at("capacity_bytes").number());
-		EXPECT_LE(n.at("free_bytes").number(), n.at("capacity_bytes").number());
+		const double allocated = n.at("allocated_bytes").get<double>();
+		EXPECT_LE(allocated, n.at("peak_bytes").get<double>());
+		EXPECT_LE(allocated, n.at("capacity_bytes").get<double>());
+		EXPECT_LE(n.at("free_bytes").get<double>(), n.at("capacity_bytes").get<double>());
 		if (scope == "process") {
 			EXPECT_EQ(allocated, 0); // emucxlctl itself allocates nothing
 		}
@@ -135,18 +136,18 @@ TEST(EmucxlctlTiming, ProfilesAreVmProfilesAndActiveComesFromTheEnvironment)
 	auto off = run_command("env -u EMUCXL_TIMING EMUCXL_BACKEND=mbind " + ctl + " info --json");
 	ASSERT_EQ(off.exit_code, 0) << off.out;
 	const auto t = json::parse(off.out).at("timing");
-	EXPECT_FALSE(t.at("emulated").boolean());
+	EXPECT_FALSE(t.at("emulated").get<bool>());
 	EXPECT_TRUE(t.at("active").is_null());
-	const auto &profiles = t.at("profiles").array();
+	const auto &profiles = t.at("profiles");
 	ASSERT_EQ(profiles.size(), rows.size());
 	for (std::size_t i = 0; i < rows.size(); ++i) {
-		EXPECT_EQ(profiles[i].at("name").string(), rows[i][0]);
+		EXPECT_EQ(profiles[i].at("name").get<std::string>(), rows[i][0]);
 		const char *keys[] = {"local_ns", "remote_ns", "local_gbs", "remote_gbs"};
 		for (int k = 0; k < 4; ++k) {
 			if (rows[i][k + 1] == "-")
 				EXPECT_TRUE(profiles[i].at(keys[k]).is_null()) << rows[i][0];
 			else
-				EXPECT_DOUBLE_EQ(profiles[i].at(keys[k]).number(), std::stod(rows[i][k + 1]))
+				EXPECT_DOUBLE_EQ(profiles[i].at(keys[k]).get<double>(), std::stod(rows[i][k + 1]))
 					<< rows[i][0] << " " << keys[k];
 		}
 	}
@@ -158,10 +159,10 @@ TEST(EmucxlctlTiming, ProfilesAreVmProfilesAndActiveComesFromTheEnvironment)
 	auto on = run_command(env + ctl + " info --json");
 	ASSERT_EQ(on.exit_code, 0) << on.out;
 	const auto a = json::parse(on.out).at("timing");
-	EXPECT_TRUE(a.at("emulated").boolean());
-	EXPECT_EQ(a.at("active").at("profile").string(), "cxl-direct");
-	EXPECT_DOUBLE_EQ(a.at("active").at("remote_ns").number(), 250);
-	EXPECT_DOUBLE_EQ(a.at("active").at("scale").number(), 4.5);
+	EXPECT_TRUE(a.at("emulated").get<bool>());
+	EXPECT_EQ(a.at("active").at("profile").get<std::string>(), "cxl-direct");
+	EXPECT_DOUBLE_EQ(a.at("active").at("remote_ns").get<double>(), 250);
+	EXPECT_DOUBLE_EQ(a.at("active").at("scale").get<double>(), 4.5);
 
 	auto text = run_command(env + ctl + " info");
 	ASSERT_EQ(text.exit_code, 0);
@@ -178,7 +179,7 @@ TEST(EmucxlctlCli, BackendChosenByEnvironment)
 	auto r = run_command("EMUCXL_BACKEND=mbind " + ctl + " info --json");
 	if (r.exit_code != 0)
 		GTEST_SKIP() << "the mbind driver did not start here (exit " << r.exit_code << ")";
-	EXPECT_EQ(json::parse(r.out).at("driver").string(), "mbind");
+	EXPECT_EQ(json::parse(r.out).at("driver").get<std::string>(), "mbind");
 }
 
 } // namespace

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "json_writer.hpp"
+#include "json.hpp"
 
 namespace emucxl::kv::bench {
 
@@ -63,9 +63,9 @@ void print_rate(std::ostream &os, const std::string &label, const Rate &rate, co
 	os << line;
 }
 
-void json_rate(apps::JsonWriter &w, const Rate &rate)
+apps::Json rate_json(const Rate &rate)
 {
-	w.begin_object().field("get_ops_per_s", rate.get_ops_per_s).field("put_ops_per_s", rate.put_ops_per_s).end_object();
+	return {{"get_ops_per_s", rate.get_ops_per_s}, {"put_ops_per_s", rate.put_ops_per_s}};
 }
 
 const char *met(bool ok) { return ok ? "MET" : "NOT MET"; }
@@ -147,78 +147,61 @@ void print_table(std::ostream &os, const Results &r, const apps::Machine &m, con
 void print_json(std::ostream &os, const Results &r, const apps::Machine &m, const emucxl_info &info)
 {
 	const Options &o = r.options;
-	apps::JsonWriter w(os);
-	w.begin_object()
-		.field("benchmark", "kvstore")
-		.field("local_capacity", o.local_capacity)
-		.field("remote_capacity", o.remote_capacity)
-		.field("keys", o.shape.keys)
-		.field("value_bytes", o.shape.value_bytes)
-		.field("gets", o.shape.gets)
-		.field("seed", o.seed)
-		.field("promote_after_n", o.promote_after)
-		.field("repeats", o.repeats);
-	w.key("machine");
-	apps::write_json(w, m);
-	w.key("emucxl");
-	apps::write_json(w, info);
+	apps::Json j;
+	j["benchmark"] = "kvstore";
+	j["local_capacity"] = o.local_capacity;
+	j["remote_capacity"] = o.remote_capacity;
+	j["keys"] = o.shape.keys;
+	j["value_bytes"] = o.shape.value_bytes;
+	j["gets"] = o.shape.gets;
+	j["seed"] = o.seed;
+	j["promote_after_n"] = o.promote_after;
+	j["repeats"] = o.repeats;
+	j["machine"] = apps::machine_json(m);
+	j["emucxl"] = apps::emucxl_json(info);
 
-	w.key("results").begin_array();
-	for (const auto &h : r.hits) {
-		w.begin_object()
-			.field("hot_percent", h.hot_percent)
-			.field("policy", h.policy)
-			.field("local_hit_percent", h.local_hit_percent)
-			.field("paper_local_hit_percent", h.paper);
-		w.key("counters")
-			.begin_object()
-			.field("local_hits", h.counters.local_hits)
-			.field("remote_hits", h.counters.remote_hits)
-			.field("misses", h.counters.misses)
-			.field("promotions", h.counters.promotions)
-			.field("demotions", h.counters.demotions)
-			.field("evictions", h.counters.evictions)
-			.end_object();
-		w.end_object();
-	}
-	w.end_array();
+	apps::Json results = apps::Json::array();
+	for (const auto &h : r.hits)
+		results.push_back({{"hot_percent", h.hot_percent},
+				   {"policy", h.policy},
+				   {"local_hit_percent", h.local_hit_percent},
+				   {"paper_local_hit_percent", apps::or_null(h.paper)},
+				   {"counters",
+				    {{"local_hits", h.counters.local_hits},
+				     {"remote_hits", h.counters.remote_hits},
+				     {"misses", h.counters.misses},
+				     {"promotions", h.counters.promotions},
+				     {"demotions", h.counters.demotions},
+				     {"evictions", h.counters.evictions}}}});
+	j["results"] = std::move(results);
 
 	const Throughput &t = r.throughput;
 	const Rate *promote = t.policy("promote");
-	w.key("throughput")
-		.begin_object()
-		.field("policy", "promote")
-		.field("statistic", "best of repeats")
-		.field("emucxl_get_ops_per_s", promote ? promote->get_ops_per_s : 0.0)
-		.field("unordered_map_get_ops_per_s", t.unordered_map.get_ops_per_s)
-		.field("get_ratio", get_ratio(r))
-		.field("emucxl_put_ops_per_s", promote ? promote->put_ops_per_s : 0.0)
-		.field("unordered_map_put_ops_per_s", t.unordered_map.put_ops_per_s)
-		.field("put_ratio", promote ? promote->put_ops_per_s / t.unordered_map.put_ops_per_s : 0.0);
-	w.key("by_policy").begin_object();
-	for (const auto &p : t.store) {
-		w.key(p.policy).begin_object()
-			.field("get_ops_per_s", p.rate.get_ops_per_s)
-			.field("put_ops_per_s", p.rate.put_ops_per_s)
-			.field("get_p50_ns", p.get_p50_ns)
-			.field("get_p99_ns", p.get_p99_ns)
-			.field("local_hit_p50_ns", p.local_hit_p50_ns)
-			.field("remote_hit_p50_ns", p.remote_hit_p50_ns)
-			.end_object();
-	}
-	w.end_object();
-	w.key("all_local");
-	json_rate(w, t.all_local);
-	w.end_object();
+	apps::Json tp;
+	tp["policy"] = "promote";
+	tp["statistic"] = "best of repeats";
+	tp["emucxl_get_ops_per_s"] = promote ? promote->get_ops_per_s : 0.0;
+	tp["unordered_map_get_ops_per_s"] = t.unordered_map.get_ops_per_s;
+	tp["get_ratio"] = get_ratio(r);
+	tp["emucxl_put_ops_per_s"] = promote ? promote->put_ops_per_s : 0.0;
+	tp["unordered_map_put_ops_per_s"] = t.unordered_map.put_ops_per_s;
+	tp["put_ratio"] = promote ? promote->put_ops_per_s / t.unordered_map.put_ops_per_s : 0.0;
+	apps::Json by_policy = apps::Json::object();
+	for (const auto &p : t.store)
+		by_policy[p.policy] = {{"get_ops_per_s", p.rate.get_ops_per_s},
+				       {"put_ops_per_s", p.rate.put_ops_per_s},
+				       {"get_p50_ns", p.get_p50_ns},
+				       {"get_p99_ns", p.get_p99_ns},
+				       {"local_hit_p50_ns", p.local_hit_p50_ns},
+				       {"remote_hit_p50_ns", p.remote_hit_p50_ns}};
+	tp["by_policy"] = std::move(by_policy);
+	tp["all_local"] = rate_json(t.all_local);
+	j["throughput"] = std::move(tp);
 
-	w.key("targets")
-		.begin_object()
-		.field("local_hit_at_least_paper_under_promote", hit_target_met(r))
-		.field("get_ratio_min", get_target_ratio)
-		.field("get_ratio_met", get_ratio(r) >= get_target_ratio)
-		.end_object();
-	w.end_object();
-	os << "\n";
+	j["targets"] = {{"local_hit_at_least_paper_under_promote", hit_target_met(r)},
+			{"get_ratio_min", get_target_ratio},
+			{"get_ratio_met", get_ratio(r) >= get_target_ratio}};
+	apps::print_json(os, j);
 }
 
 } // namespace emucxl::kv::bench

@@ -6,12 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "json_reader.hpp"
+#include <nlohmann/json.hpp>
+
 #include "run_command.hpp"
 
 namespace {
 
-namespace json = emucxl::apps::json;
+using json = nlohmann::json;
 using emucxl::apps::run_command;
 
 const std::string bench = EMUCXL_KV_BENCH;
@@ -22,33 +23,33 @@ protected:
 	{
 		auto r = run_command(bench + " --json --short");
 		ASSERT_EQ(r.exit_code, 0) << r.out;
-		doc_ = new json::Value(json::parse(r.out));
+		doc_ = new json(json::parse(r.out));
 	}
 	static void TearDownTestSuite() { delete doc_; }
 
 	static double hit(int hot, const std::string &policy)
 	{
-		for (const auto &row : doc_->at("results").array())
-			if (row.at("hot_percent").number() == hot && row.at("policy").string() == policy)
-				return row.at("local_hit_percent").number();
+		for (const auto &row : doc_->at("results"))
+			if (row.at("hot_percent").get<double>() == hot && row.at("policy").get<std::string>() == policy)
+				return row.at("local_hit_percent").get<double>();
 		ADD_FAILURE() << "no row for " << hot << "% " << policy;
 		return -1;
 	}
 
-	static inline json::Value *doc_ = nullptr;
+	static inline json *doc_ = nullptr;
 };
 
 TEST_F(KvBench, EveryHotPercentAndPolicyHasARow)
 {
 	ASSERT_NE(doc_, nullptr);
 	std::set<std::pair<int, std::string>> seen;
-	for (const auto &row : doc_->at("results").array()) {
-		const int hot = static_cast<int>(row.at("hot_percent").number());
-		const std::string policy = row.at("policy").string();
+	for (const auto &row : doc_->at("results")) {
+		const int hot = static_cast<int>(row.at("hot_percent").get<double>());
+		const std::string policy = row.at("policy").get<std::string>();
 		seen.emplace(hot, policy);
 		const auto &paper = row.at("paper_local_hit_percent");
 		EXPECT_EQ(paper.is_null(), policy == "promote-after-N") << hot << " " << policy;
-		EXPECT_EQ(row.at("counters").at("misses").number(), 0);
+		EXPECT_EQ(row.at("counters").at("misses").get<double>(), 0);
 	}
 	EXPECT_EQ(seen.size(), 30u);
 }
@@ -59,7 +60,7 @@ TEST_F(KvBench, ThroughputFieldsArePositive)
 	const auto &t = doc_->at("throughput");
 	for (const char *f : {"emucxl_get_ops_per_s", "unordered_map_get_ops_per_s", "emucxl_put_ops_per_s",
 			      "unordered_map_put_ops_per_s"})
-		EXPECT_GT(t.at(f).number(), 0) << f;
+		EXPECT_GT(t.at(f).get<double>(), 0) << f;
 }
 
 // Every policy reports its GET latency percentiles, p50 <= p99, both > 0.
@@ -68,7 +69,7 @@ TEST_F(KvBench, GetLatencyPercentilesPerPolicy)
 	ASSERT_NE(doc_, nullptr);
 	const auto &bp = doc_->at("throughput").at("by_policy");
 	for (const char *p : {"promote", "stay", "promote-after-N"}) {
-		const double p50 = bp.at(p).at("get_p50_ns").number(), p99 = bp.at(p).at("get_p99_ns").number();
+		const double p50 = bp.at(p).at("get_p50_ns").get<double>(), p99 = bp.at(p).at("get_p99_ns").get<double>();
 		EXPECT_GT(p50, 0) << p;
 		EXPECT_LE(p50, p99) << p;
 	}
@@ -117,9 +118,9 @@ TEST(KvBenchCli, HotListRunsOnlyThosePercentages)
 	auto r = run_command(bench + " --short --json --hot 0,90");
 	ASSERT_EQ(r.exit_code, 0);
 	std::set<int> hots;
-	const json::Value doc = json::parse(r.out); // lives through the loop
-	for (const auto &row : doc.at("results").array())
-		hots.insert(static_cast<int>(row.at("hot_percent").number()));
+	const json doc = json::parse(r.out); // lives through the loop
+	for (const auto &row : doc.at("results"))
+		hots.insert(static_cast<int>(row.at("hot_percent").get<double>()));
 	EXPECT_EQ(hots, (std::set<int>{0, 90}));
 }
 
@@ -131,23 +132,23 @@ TEST(KvBenchCli, KeysAndValueBytesScaleTheDataSet)
 {
 	auto r = run_command(bench + " --short --json --hot 0,20 --keys 2000 --value-bytes 512");
 	ASSERT_EQ(r.exit_code, 0) << r.out;
-	const json::Value doc = json::parse(r.out);
-	EXPECT_EQ(doc.at("keys").number(), 2000);
-	EXPECT_EQ(doc.at("value_bytes").number(), 512);
-	EXPECT_EQ(doc.at("local_capacity").number(), 600);
-	EXPECT_EQ(doc.at("remote_capacity").number(), 2000);
-	for (const auto &row : doc.at("results").array()) {
+	const json doc = json::parse(r.out);
+	EXPECT_EQ(doc.at("keys").get<double>(), 2000);
+	EXPECT_EQ(doc.at("value_bytes").get<double>(), 512);
+	EXPECT_EQ(doc.at("local_capacity").get<double>(), 600);
+	EXPECT_EQ(doc.at("remote_capacity").get<double>(), 2000);
+	for (const auto &row : doc.at("results")) {
 		EXPECT_TRUE(row.at("paper_local_hit_percent").is_null());
-		EXPECT_EQ(row.at("counters").at("misses").number(), 0);
+		EXPECT_EQ(row.at("counters").at("misses").get<double>(), 0);
 		// 20% hot: 400 hot keys fit in 600 local: promote keeps them local.
-		if (row.at("hot_percent").number() == 20 && row.at("policy").string() == "promote") {
-			EXPECT_GT(row.at("local_hit_percent").number(), 80);
+		if (row.at("hot_percent").get<double>() == 20 && row.at("policy").get<std::string>() == "promote") {
+			EXPECT_GT(row.at("local_hit_percent").get<double>(), 80);
 		}
 	}
 	for (const char *policy : {"promote", "stay"}) {
 		const auto &p = doc.at("throughput").at("by_policy").at(policy);
-		EXPECT_GT(p.at("local_hit_p50_ns").number(), 0) << policy;
-		EXPECT_GT(p.at("remote_hit_p50_ns").number(), 0) << policy;
+		EXPECT_GT(p.at("local_hit_p50_ns").get<double>(), 0) << policy;
+		EXPECT_GT(p.at("remote_hit_p50_ns").get<double>(), 0) << policy;
 	}
 }
 

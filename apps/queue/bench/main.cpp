@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // emucxl-queue-bench - reproduces the EmuCXL paper's queue experiment and
 // runs the same queue on malloc and numa_alloc_onnode in the same process.
+#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <iostream>
-#include <optional>
-#include <string_view>
 
 #include <emucxl/emucxl.h>
 #include <emucxl/emucxl.hpp>
@@ -17,26 +16,20 @@
 
 namespace {
 
-constexpr std::string_view usage =
-	"usage: emucxl-queue-bench [--json] [--short] [--ops N] [--runs N] [--warmup N] [--no-numa]\n"
-	"\n"
+constexpr const char *synopsis =
+	"emucxl-queue-bench [--json] [--short] [--ops N] [--runs N] [--warmup N] [--no-numa]";
+
+constexpr const char *description =
 	"The EmuCXL paper's direct-access experiment: a FIFO queue whose control block\n"
 	"and nodes are allocated with emucxl (one emucxl_alloc per enqueue, one\n"
 	"emucxl_free per dequeue); N enqueues then N dequeues, timed separately, on\n"
 	"node 0 (local) and node 1 (remote). The same queue also runs on glibc malloc\n"
 	"and on libnuma numa_alloc_onnode (on the physical nodes behind emucxl's\n"
-	"logical nodes), and the paper's table is printed beside ours with the ratios.\n"
-	"\n"
-	"  --json       print one JSON object on stdout instead of the table\n"
-	"  --ops N      enqueues (and dequeues) per run    (default 15000, the paper's)\n"
-	"  --runs N     timed runs per series               (default 10, the paper's)\n"
-	"  --warmup N   untimed runs before them            (default 1)\n"
-	"  --short      --ops 2000 --runs 3: a quick smoke run\n"
-	"  --no-numa    skip the numa_alloc_onnode series\n"
-	"  --help       this text\n"
-	"\n"
+	"logical nodes), and the paper's table is printed beside ours with the ratios.";
+
+constexpr const char *footer =
 	"The driver is chosen by EMUCXL_BACKEND (auto, mbind, kmod, cuse).\n"
-	"Exit status: 0 done, 1 failed, 2 bad command line.\n";
+	"Exit status: 0 done, 1 failed, 2 bad command line.";
 
 } // namespace
 
@@ -45,36 +38,28 @@ int main(int argc, char **argv)
 	namespace apps = emucxl::apps;
 	namespace qb = emucxl::queue::bench;
 	qb::Options opt;
-	bool json = false;
+	bool json = false, quick = false, no_numa = false;
 
-	for (int i = 1; i < argc; ++i) {
-		std::string_view a = argv[i];
-		auto number = [&](int lo, int hi) -> std::optional<int> {
-			if (i + 1 >= argc)
-				return std::nullopt;
-			return apps::parse_int<int>(argv[++i], lo, hi);
-		};
-		std::optional<int> v;
-		if (a == "--help" || a == "-h") {
-			std::cout << usage;
-			return apps::exit_ok;
-		} else if (a == "--json") {
-			json = true;
-		} else if (a == "--short") {
+	CLI::App app{description, "emucxl-queue-bench"};
+	apps::use_conventions(app, synopsis);
+	app.footer(footer);
+	app.add_flag("--json", json, "print one JSON object on stdout instead of the table");
+	auto *ops = app.add_option("--ops", opt.ops, "enqueues (and dequeues) per run (default 15000, the paper's)")
+			    ->transform(apps::decimal(1, 10'000'000));
+	auto *runs = app.add_option("--runs", opt.runs, "timed runs per series (default 10, the paper's)")
+			     ->transform(apps::decimal(1, 10'000));
+	app.add_option("--warmup", opt.warmup_runs, "untimed runs before them (default 1)")
+		->transform(apps::decimal(0, 10'000));
+	app.add_flag("--short", quick, "--ops 2000 --runs 3 (unless given): a quick smoke run");
+	app.add_flag("--no-numa", no_numa, "skip the numa_alloc_onnode series");
+	if (const auto rc = apps::parse(app, argc, argv))
+		return *rc;
+	opt.with_numa = !no_numa;
+	if (quick) {
+		if (!*ops)
 			opt.ops = 2000;
+		if (!*runs)
 			opt.runs = 3;
-		} else if (a == "--no-numa") {
-			opt.with_numa = false;
-		} else if (a == "--ops" && (v = number(1, 10'000'000))) {
-			opt.ops = *v;
-		} else if (a == "--runs" && (v = number(1, 10'000))) {
-			opt.runs = *v;
-		} else if (a == "--warmup" && (v = number(0, 10'000))) {
-			opt.warmup_runs = *v;
-		} else {
-			std::cerr << "emucxl-queue-bench: bad argument '" << a << "'\n" << usage;
-			return apps::exit_usage;
-		}
 	}
 
 	try {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "json_writer.hpp"
+#include "json.hpp"
 #include "paper.hpp"
 #include "ratios.hpp"
 
@@ -73,46 +73,32 @@ const PhaseTimes *times_of(const Experiment &e, const char *allocator, int node)
 }
 
 // Unpublished (NaN) statistics come out as null.
-void json_summary(apps::JsonWriter &w, const char *name, const Summary &s)
+apps::Json summary_json(const Summary &s)
 {
-	w.key(name)
-		.begin_object()
-		.field("mean", s.mean)
-		.field("stddev", s.stddev)
-		.field("median", s.median)
-		.field("min", s.min)
-		.end_object();
+	return {{"mean", s.mean}, {"stddev", s.stddev}, {"median", s.median}, {"min", s.min}};
 }
 
-void json_phases(apps::JsonWriter &w, const PhaseTimes &t)
+void add_phases(apps::Json &j, const PhaseTimes &t)
 {
-	json_summary(w, "enqueue_ms", t.enqueue);
-	json_summary(w, "dequeue_ms", t.dequeue);
-	json_summary(w, "total_ms", t.total);
+	j["enqueue_ms"] = summary_json(t.enqueue);
+	j["dequeue_ms"] = summary_json(t.dequeue);
+	j["total_ms"] = summary_json(t.total);
 }
 
-void json_ratio(apps::JsonWriter &w, const char *name, const std::optional<Ratio> &r)
+apps::Json ratio_json(const std::optional<Ratio> &r)
 {
-	w.key(name);
-	if (!r) {
-		w.null();
-		return;
-	}
-	w.begin_object()
-		.field("enqueue", r->enqueue)
-		.field("dequeue", r->dequeue)
-		.field("total", r->total)
-		.field("total_median", r->total_median)
-		.field("total_best", r->total_best)
-		.end_object();
+	if (!r)
+		return nullptr;
+	return {{"enqueue", r->enqueue},
+		{"dequeue", r->dequeue},
+		{"total", r->total},
+		{"total_median", r->total_median},
+		{"total_best", r->total_best}};
 }
 
-void json_per_node(apps::JsonWriter &w, const char *name, const std::optional<Ratio> (&r)[2])
+apps::Json per_node_json(const std::optional<Ratio> (&r)[2])
 {
-	w.key(name).begin_object();
-	json_ratio(w, "local", r[0]);
-	json_ratio(w, "remote", r[1]);
-	w.end_object();
+	return {{"local", ratio_json(r[0])}, {"remote", ratio_json(r[1])}};
 }
 
 const char *met(bool ok) { return ok ? "MET" : "NOT MET"; }
@@ -175,50 +161,42 @@ void print_table(std::ostream &os, const Experiment &e, const apps::Machine &m, 
 void print_json(std::ostream &os, const Experiment &e, const apps::Machine &m, const emucxl_info &info)
 {
 	const Ratios r = compute_ratios(e);
-	apps::JsonWriter w(os);
-	w.begin_object().field("benchmark", "queue").field("ops", e.ops).field("runs", e.runs).field(
-		"warmup_runs", e.warmup_runs);
-	w.key("machine");
-	apps::write_json(w, m);
-	w.key("emucxl");
-	apps::write_json(w, info);
+	apps::Json j;
+	j["benchmark"] = "queue";
+	j["ops"] = e.ops;
+	j["runs"] = e.runs;
+	j["warmup_runs"] = e.warmup_runs;
+	j["machine"] = apps::machine_json(m);
+	j["emucxl"] = apps::emucxl_json(info);
 
-	w.key("results").begin_array();
+	apps::Json results = apps::Json::array();
 	for (const auto &res : e.results) {
-		w.begin_object().field("allocator", res.allocator).field("node", res.node);
-		json_phases(w, res.times);
-		w.end_object();
+		apps::Json one{{"allocator", res.allocator}, {"node", res.node}};
+		add_phases(one, res.times);
+		results.push_back(std::move(one));
 	}
-	w.end_array();
+	j["results"] = std::move(results);
 
-	w.key("paper").begin_object().field("ops", paper_ops).field("runs", paper_runs);
-	w.key("results").begin_array();
+	apps::Json paper{{"ops", paper_ops}, {"runs", paper_runs}, {"results", apps::Json::array()}};
 	for (int node : {0, 1}) {
-		w.begin_object().field("allocator", "emucxl").field("node", node);
-		json_phases(w, paper_results[node]);
-		w.end_object();
+		apps::Json one{{"allocator", "emucxl"}, {"node", node}};
+		add_phases(one, paper_results[node]);
+		paper["results"].push_back(std::move(one));
 	}
-	w.end_array().end_object();
+	j["paper"] = std::move(paper);
 
-	w.key("ratios").begin_object();
-	json_per_node(w, "paper_over_emucxl", r.paper_over_emucxl);
-	json_per_node(w, "emucxl_over_malloc", r.emucxl_over_malloc);
-	json_per_node(w, "numa_alloc_onnode_over_emucxl", r.numa_over_emucxl);
-	w.key("remote_over_local").begin_object();
-	json_ratio(w, "paper", r.remote_over_local_paper);
-	json_ratio(w, "emucxl", r.remote_over_local_emucxl);
-	json_ratio(w, "numa_alloc_onnode", r.remote_over_local_numa);
-	w.end_object().end_object();
-
-	w.key("targets")
-		.begin_object()
-		.field("emucxl_over_malloc_max", malloc_target_max)
-		.field("emucxl_over_malloc_met", r.malloc_target_met)
-		.field("numa_alloc_onnode_over_emucxl_min", numa_target_min)
-		.field("numa_alloc_onnode_over_emucxl_met", r.numa_target_met)
-		.end_object();
-	w.end_object();
-	os << "\n";
+	j["ratios"] = {{"paper_over_emucxl", per_node_json(r.paper_over_emucxl)},
+		       {"emucxl_over_malloc", per_node_json(r.emucxl_over_malloc)},
+		       {"numa_alloc_onnode_over_emucxl", per_node_json(r.numa_over_emucxl)},
+		       {"remote_over_local",
+			{{"paper", ratio_json(r.remote_over_local_paper)},
+			 {"emucxl", ratio_json(r.remote_over_local_emucxl)},
+			 {"numa_alloc_onnode", ratio_json(r.remote_over_local_numa)}}}};
+	j["targets"] = {{"emucxl_over_malloc_max", malloc_target_max},
+			{"emucxl_over_malloc_met", r.malloc_target_met},
+			{"numa_alloc_onnode_over_emucxl_min", numa_target_min},
+			{"numa_alloc_onnode_over_emucxl_met", apps::or_null(r.numa_target_met)}};
+	apps::print_json(os, j);
 }
 
 } // namespace emucxl::queue::bench

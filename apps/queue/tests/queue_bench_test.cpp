@@ -6,12 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "json_reader.hpp"
+#include <nlohmann/json.hpp>
+
 #include "run_command.hpp"
 
 namespace {
 
-namespace json = emucxl::apps::json;
+using json = nlohmann::json;
 using emucxl::apps::run_command;
 
 const std::string bench = EMUCXL_QUEUE_BENCH;
@@ -20,32 +21,32 @@ TEST(QueueBench, JsonHasEverySeriesAndTheIssuesFields)
 {
 	auto r = run_command(bench + " --json --ops 300 --runs 2 --warmup 0");
 	ASSERT_EQ(r.exit_code, 0) << r.out;
-	json::Value doc = json::parse(r.out);
-	EXPECT_EQ(doc.at("ops").number(), 300);
-	EXPECT_EQ(doc.at("runs").number(), 2);
+	json doc = json::parse(r.out);
+	EXPECT_EQ(doc.at("ops").get<double>(), 300);
+	EXPECT_EQ(doc.at("runs").get<double>(), 2);
 	std::set<std::pair<std::string, int>> seen;
-	for (const auto &res : doc.at("results").array()) {
-		seen.emplace(res.at("allocator").string(), static_cast<int>(res.at("node").number()));
+	for (const auto &res : doc.at("results")) {
+		seen.emplace(res.at("allocator").get<std::string>(), static_cast<int>(res.at("node").get<double>()));
 		for (const char *phase : {"enqueue_ms", "dequeue_ms"}) {
-			EXPECT_GT(res.at(phase).at("mean").number(), 0.0);
-			EXPECT_GE(res.at(phase).at("stddev").number(), 0.0);
+			EXPECT_GT(res.at(phase).at("mean").get<double>(), 0.0);
+			EXPECT_GE(res.at(phase).at("stddev").get<double>(), 0.0);
 		}
 	}
 	const std::set<std::pair<std::string, int>> expected = {
 		{"emucxl", 0}, {"emucxl", 1}, {"malloc", 0}, {"numa_alloc_onnode", 0}, {"numa_alloc_onnode", 1}};
 	EXPECT_EQ(seen, expected);
-	EXPECT_TRUE(doc.at("emucxl").at("remote_is_separate").is_bool());
-	EXPECT_GT(doc.at("ratios").at("emucxl_over_malloc").at("local").at("total").number(), 0.0);
-	EXPECT_TRUE(doc.at("targets").at("emucxl_over_malloc_met").is_bool());
-	EXPECT_EQ(doc.at("paper").at("results").array().size(), 2u);
+	EXPECT_TRUE(doc.at("emucxl").at("remote_is_separate").is_boolean());
+	EXPECT_GT(doc.at("ratios").at("emucxl_over_malloc").at("local").at("total").get<double>(), 0.0);
+	EXPECT_TRUE(doc.at("targets").at("emucxl_over_malloc_met").is_boolean());
+	EXPECT_EQ(doc.at("paper").at("results").size(), 2u);
 }
 
 TEST(QueueBench, NoNumaDropsThatSeries)
 {
 	auto r = run_command(bench + " --json --ops 100 --runs 1 --no-numa");
 	ASSERT_EQ(r.exit_code, 0);
-	json::Value doc = json::parse(r.out);
-	EXPECT_EQ(doc.at("results").array().size(), 3u);
+	json doc = json::parse(r.out);
+	EXPECT_EQ(doc.at("results").size(), 3u);
 	EXPECT_TRUE(doc.at("targets").at("numa_alloc_onnode_over_emucxl_met").is_null());
 }
 
