@@ -113,6 +113,29 @@ TEST(EmucxlctlCli, HelpAndBadArguments)
 	EXPECT_EQ(run_command(ctl + " 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(ctl + " frobnicate 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(ctl + " info stats 2>/dev/null").exit_code, 2);
+	EXPECT_EQ(run_command(ctl + " info --bogus 2>/dev/null").exit_code, 2);
+	EXPECT_EQ(run_command(ctl + " info -- x 2>/dev/null").exit_code, 2);
+	EXPECT_EQ(run_command(ctl + " --json run -- true 2>/dev/null").exit_code, 2);
+	const auto err = run_command(ctl + " frobnicate 2>&1");
+	EXPECT_NE(err.out.find("emucxlctl: "), std::string::npos) << err.out;
+	EXPECT_NE(err.out.find("frobnicate"), std::string::npos) << err.out;
+	EXPECT_NE(err.out.find("usage: emucxlctl info"), std::string::npos) << err.out;
+	const auto word = run_command(ctl + " help");
+	EXPECT_EQ(word.exit_code, 0);
+	EXPECT_NE(word.out.find("usage: emucxlctl info"), std::string::npos);
+	const auto run_help = run_command(ctl + " run --help");
+	EXPECT_EQ(run_help.exit_code, 0);
+	EXPECT_NE(run_help.out.find("usage: emucxlctl run"), std::string::npos) << run_help.out;
+}
+
+// --json before or after the command, as always.
+TEST(EmucxlctlCli, JsonBeforeOrAfterTheCommand)
+{
+	for (const char *args : {" --json info", " info --json", " --json stats", " stats --json"}) {
+		auto r = run_command("EMUCXL_BACKEND=mbind " + ctl + args);
+		ASSERT_EQ(r.exit_code, 0) << args;
+		EXPECT_TRUE(json::parse(r.out).is_object()) << args;
+	}
 }
 
 // The profile table is vm/profiles itself, read here independently of how

@@ -109,7 +109,9 @@ TEST(KvBenchCli, HelpAndBadArguments)
 	for (const char *bad : {"--keys 99", "--keys 1000001", "--keys x", "--value-bytes 0",
 				"--value-bytes 1048577"})
 		EXPECT_EQ(run_command(bench + " " + bad + " 2>/dev/null").exit_code, 2) << bad;
-	for (const char *bad : {"", "5,x", "95", "-1", "10,,20"})
+	for (const char *bad : {"--seed -1", "--seed 18446744073709551616", "--repeats 010x"})
+		EXPECT_EQ(run_command(bench + " " + bad + " 2>/dev/null").exit_code, 2) << bad;
+	for (const char *bad : {"", "5,x", "95", "-1", "10,,20", ",", "10,"})
 		EXPECT_EQ(run_command(bench + " --hot '" + bad + "' 2>/dev/null").exit_code, 2) << bad;
 }
 

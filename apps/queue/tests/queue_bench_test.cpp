@@ -67,6 +67,26 @@ TEST(QueueBench, HelpAndBadArguments)
 	EXPECT_EQ(run_command(bench + " --ops 0 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(bench + " --ops 12x 2>/dev/null").exit_code, 2);
 	EXPECT_EQ(run_command(bench + " --bogus 2>/dev/null").exit_code, 2);
+	// Whole decimal numbers only: no hex, no overflow clamped to a maximum.
+	for (const char *bad : {"--ops 0x10", "--ops 99999999999999999999", "--ops ' 5'", "--runs +2", "--ops"})
+		EXPECT_EQ(run_command(bench + " " + bad + " 2>/dev/null").exit_code, 2) << bad;
+	// The message names the program and what is wrong.
+	const auto err = run_command(bench + " --bogus 2>&1");
+	EXPECT_NE(err.out.find("emucxl-queue-bench: "), std::string::npos) << err.out;
+	EXPECT_NE(err.out.find("--bogus"), std::string::npos) << err.out;
+	EXPECT_NE(err.out.find("usage: emucxl-queue-bench"), std::string::npos) << err.out;
+}
+
+// Leading zeros are decimal (not octal), "=" works, the last of a repeated
+// option counts, and --short leaves an explicit --ops alone.
+TEST(QueueBench, NumbersAreDecimalAndTheLastOneCounts)
+{
+	auto r = run_command(bench + " --json --ops=010 --ops 020 --runs 1 --warmup 0 --no-numa --short");
+	ASSERT_EQ(r.exit_code, 0);
+	const json doc = json::parse(r.out);
+	EXPECT_EQ(doc.at("ops"), 20);
+	EXPECT_EQ(doc.at("runs"), 1);
+	EXPECT_EQ(doc.at("warmup_runs"), 0);
 }
 
 } // namespace
