@@ -180,7 +180,7 @@ constexpr const char *footer =
 	"Exit status: 0 done, 1 failed (emucxl cannot start, a node's memory cannot be\n"
 	"allocated: then no node is measured), 2 bad command line.";
 
-// x rounded to `decimals` places: the JSON carries what the table shows
+// x rounded to `decimals` places: the JSON's precision as it always was
 // (latency to 0.01 ns, bandwidth to 0.001 GB/s), not the timer's noise.
 double rounded(double x, int decimals)
 {
