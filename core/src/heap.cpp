@@ -123,8 +123,11 @@ Block *Heap::take_descriptor(int cls) noexcept
 		b->obj_size = static_cast<std::uint32_t>(class_size(c));
 		b->capacity = static_cast<std::uint32_t>(span_bytes(c) / class_size(c));
 		b->recip = class_recip(c);
-		b->requested.reset(new (std::nothrow) std::atomic<std::uint16_t>[b->capacity]());
-		if (!b->requested) {
+		if (class_tag_bytes(c) == 1)
+			b->tag8.reset(new (std::nothrow) std::atomic<std::uint8_t>[b->capacity]());
+		else
+			b->tag16.reset(new (std::nothrow) std::atomic<std::uint16_t>[b->capacity]());
+		if (!b->tag8 && !b->tag16) {
 			delete b;
 			return nullptr;
 		}
@@ -325,7 +328,7 @@ Result<void *> Heap::alloc_slow(std::size_t size, int node) noexcept
 			zero_small(obj, size);
 		const std::uint32_t idx =
 			index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base()));
-		b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
+		b->set_requested(idx, size);
 		count(*tc, node, static_cast<std::int64_t>(size));
 		return obj;
 	}
@@ -333,7 +336,7 @@ Result<void *> Heap::alloc_slow(std::size_t size, int node) noexcept
 
 // free() when its fast path cannot use the cache (none yet, or detached);
 // b, idx and expected are validated.
-Status Heap::free_slow(void *p, Block *b, std::uint32_t idx, std::uint16_t expected) noexcept
+Status Heap::free_slow(void *p, Block *b, std::uint32_t idx, std::size_t expected) noexcept
 {
 	ThreadCache *tc = thread_cache(generation_);
 	if (!tc)
@@ -343,7 +346,7 @@ Status Heap::free_slow(void *p, Block *b, std::uint32_t idx, std::uint16_t expec
 	{
 		std::lock_guard tl(tc->mu);
 		take_back(*tc);
-		b->requested[idx].store(0, std::memory_order_release);
+		b->clear_requested(idx);
 		ThreadCache::Bin &bin = tc->bins[node][cls];
 		make_free(p, bin.head, b);
 		bin.head = p;
@@ -603,7 +606,7 @@ bool Heap::find(const void *addr, Allocation *out) const noexcept
 		const std::size_t idx = off / b->obj_size;
 		if (idx >= b->capacity)
 			return false;  // the tail of a span that holds no whole object
-		const std::size_t size = b->requested[idx].load(std::memory_order_acquire);
+		const std::size_t size = b->requested(static_cast<std::uint32_t>(idx));
 		const std::size_t start = idx * b->obj_size;
 		if (size == 0 || off - start >= size)
 			return false;
@@ -632,10 +635,9 @@ Result<void *> Heap::resize(void *p, std::size_t size) noexcept
 		if (size > a.size)  // the added bytes may hold an earlier owner's data
 			std::memset(a.start + a.size, 0, size - a.size);
 		if (b->small) {
-			auto idx = static_cast<std::size_t>(a.start - b->base()) / b->obj_size;
-			auto old = static_cast<std::uint16_t>(a.size);
-			if (!b->requested[idx].compare_exchange_strong(
-				    old, static_cast<std::uint16_t>(size), std::memory_order_acq_rel))
+			auto idx = static_cast<std::uint32_t>(static_cast<std::size_t>(a.start - b->base()) /
+							      b->obj_size);
+			if (!b->change_requested(idx, a.size, size))
 				return Error{EINVAL};
 		} else {
 			std::size_t old = a.size;

@@ -16,8 +16,8 @@
 //               of memory, another thread may empty it (thread_cache.hpp).
 //
 // Invariants:
-//   - A small object is live iff its span's requested[idx] != 0; the value is
-//     the size asked for. Frees check it and store 0 (a plain load and
+//   - A small object is live iff its span's tag (Block::requested(idx)) is
+//     not 0; it gives the size asked for. Frees check it and store 0 (a plain load and
 //     store, no CAS: see free()), so a double free is detected; two threads
 //     freeing one object at the same instant is the caller's data race.
 //   - Free objects are on exactly one free list: a thread cache's or their
@@ -50,21 +50,66 @@ namespace emucxl {
 // stale pointer reads a descriptor, never freed memory; the fields it reads
 // are immutable or atomic, and it re-checks base() afterwards. A block is
 // published in the page map only once its descriptor is complete.
-struct Block {
-	// Immutable for the descriptor's life (set before its first publication):
-	bool small = false;         // span of small objects, else one large allocation
-	std::uint16_t cls = 0;      // small: size class
-	std::uint32_t obj_size = 0; // small: class_size(cls)
-	std::uint32_t capacity = 0; // small: objects in the span
-	std::uint64_t recip = 0;    // small: class_recip(cls)
-	// Small: requested size per object, 0 when free (all 0 while pooled).
-	std::unique_ptr<std::atomic<std::uint16_t>[]> requested;
-
+struct alignas(64) Block {
+	// The first cache line holds everything the fast paths read; the
+	// fields after it are for slow paths.
+	//
 	// Per block the descriptor stands for; read by lock-free paths, hence atomic.
 	char *base() const noexcept { return base_.load(std::memory_order_relaxed); }
 	std::size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
 	int node() const noexcept { return node_.load(std::memory_order_relaxed); }
+	std::atomic<char *> base_{nullptr};      // == extent.addr
+	// Immutable for the descriptor's life (set before its first publication):
+	std::uint64_t recip = 0;    // small: class_recip(cls)
+	// Small: one tag per object, 0 while it is free (all 0 while pooled),
+	// else obj_size + 1 - the size asked for (a size is always more than
+	// the next smaller class, so a class step <= 255 fits a byte: 1 byte of
+	// metadata per object up to 1 KiB objects, 2 above). tag8 or tag16.
+	std::unique_ptr<std::atomic<std::uint8_t>[]> tag8;
+	std::unique_ptr<std::atomic<std::uint16_t>[]> tag16;
+	std::uint32_t obj_size = 0; // small: class_size(cls)
+	std::uint32_t capacity = 0; // small: objects in the span
+	std::uint16_t cls = 0;      // small: size class
+	bool small = false;         // span of small objects, else one large allocation
+	std::atomic<std::uint8_t> node_{0};      // logical node
+	std::atomic<std::size_t> bytes_{0};      // == extent.length
 	std::atomic<std::size_t> large_requested{0};  // large: size asked for, 0 once freed
+
+	// Small objects' tags (see tag8): the size object idx was asked for, 0 if free.
+	std::size_t requested(std::uint32_t idx) const noexcept
+	{
+		const unsigned t = tag8 ? tag8[idx].load(std::memory_order_acquire)
+					: tag16[idx].load(std::memory_order_acquire);
+		return t ? obj_size + 1 - t : 0;
+	}
+	void set_requested(std::uint32_t idx, std::size_t size) noexcept
+	{
+		const auto t = static_cast<std::uint16_t>(obj_size + 1 - size);
+		if (tag8)
+			tag8[idx].store(static_cast<std::uint8_t>(t), std::memory_order_release);
+		else
+			tag16[idx].store(t, std::memory_order_release);
+	}
+	void clear_requested(std::uint32_t idx) noexcept
+	{
+		if (tag8)
+			tag8[idx].store(0, std::memory_order_release);
+		else
+			tag16[idx].store(0, std::memory_order_release);
+	}
+	// In-place resize: from `from` to `to` bytes, if still `from`.
+	bool change_requested(std::uint32_t idx, std::size_t from, std::size_t to) noexcept
+	{
+		if (tag8) {
+			auto t = static_cast<std::uint8_t>(obj_size + 1 - from);
+			return tag8[idx].compare_exchange_strong(t, static_cast<std::uint8_t>(obj_size + 1 - to),
+								 std::memory_order_acq_rel);
+		}
+		auto t = static_cast<std::uint16_t>(obj_size + 1 - from);
+		return tag16[idx].compare_exchange_strong(t, static_cast<std::uint16_t>(obj_size + 1 - to),
+							  std::memory_order_acq_rel);
+	}
+
 	Extent extent;              // as the driver returned it (owner only)
 
 	// Small spans, under the class lock:
@@ -78,10 +123,6 @@ struct Block {
 	Block *prev = nullptr, *next = nullptr;          // class partial list, or large cache
 	Block *all_prev = nullptr, *all_next = nullptr;  // live blocks of the heap, or the pool
 	Block *desc_next = nullptr;                      // every descriptor (immutable once linked)
-
-	std::atomic<char *> base_{nullptr};      // == extent.addr
-	std::atomic<std::size_t> bytes_{0};      // == extent.length
-	std::atomic<std::uint8_t> node_{0};      // logical node
 };
 
 // What find() says about an address inside a live allocation.
@@ -180,7 +221,7 @@ private:
 	bool refill(unsigned cls, int node, struct ThreadCache &tc, Block *&fresh) noexcept;
 	__attribute__((noinline)) Result<void *> alloc_slow(std::size_t size, int node) noexcept;
 	__attribute__((noinline)) Status free_slow(void *p, Block *b, std::uint32_t idx,
-						   std::uint16_t expected) noexcept;
+						   std::size_t expected) noexcept;
 	__attribute__((noinline)) void trim_bin(unsigned cls, int node) noexcept;
 	void take_back(struct ThreadCache &tc) noexcept;
 	void return_bump(ClassState &cs, struct ThreadCache::Bin &bin) noexcept;
@@ -267,7 +308,7 @@ Result<void *> Heap::alloc(std::size_t size, int node) noexcept
 	const std::uint32_t idx = index_of(b, static_cast<std::size_t>(static_cast<char *>(obj) - b->base()));
 	// Only the requested bytes can be seen; an in-place resize zeroes what
 	// it adds.
-	b->requested[idx].store(static_cast<std::uint16_t>(size), std::memory_order_release);
+	b->set_requested(idx, size);
 	count(*tc, node, static_cast<std::int64_t>(size));
 	return obj;
 }
@@ -289,7 +330,7 @@ Status Heap::free(void *p, std::size_t size) noexcept
 	// path, and a locked instruction would double its cost. Double and
 	// wrong-size frees are caught; two threads freeing one block at the same
 	// instant is a data race in the caller, as with any allocator.
-	const std::uint16_t expected = b->requested[idx].load(std::memory_order_acquire);
+	const std::size_t expected = b->requested(idx);
 	if (__builtin_expect(expected == 0 || (size != 0 && size != expected), 0))
 		return Error{EINVAL};  // already free, or the wrong size
 	// A stale pointer whose span was released and its descriptor reused for
@@ -299,7 +340,7 @@ Status Heap::free(void *p, std::size_t size) noexcept
 	ThreadCache *tc = cache_enter(generation_);
 	if (__builtin_expect(!tc, 0))
 		return free_slow(p, b, idx, expected);
-	b->requested[idx].store(0, std::memory_order_release);
+	b->clear_requested(idx);
 	const int node = b->node();
 	const unsigned cls = b->cls;
 	ThreadCache::Bin &bin = tc->bins[node][cls];

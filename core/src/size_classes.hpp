@@ -51,6 +51,19 @@ constexpr std::size_t class_size(unsigned cls) noexcept
 	return (std::size_t{1} << b) + (quarter + 1) * (std::size_t{1} << (b - 2));
 }
 
+// Sizes of a class lie in (class_size(cls - 1), class_size(cls)]: a
+// small object's metadata stores class_size + 1 - size (heap.hpp's Block
+// tags), in one byte where the class's step allows.
+constexpr std::size_t class_step(unsigned cls) noexcept
+{
+	return cls == 0 ? class_size(0) : class_size(cls) - class_size(cls - 1);
+}
+
+constexpr unsigned class_tag_bytes(unsigned cls) noexcept
+{
+	return class_step(cls) <= 255 ? 1 : 2;
+}
+
 // Bytes of one span of a class: 64 KiB, or enough for kMinObjectsPerSpan
 // objects, rounded to pages.
 constexpr std::size_t span_bytes(unsigned cls) noexcept
@@ -114,6 +127,8 @@ static_assert(class_size(kNumClasses - 1) == kMaxSmall);
 static_assert(size_class(kMaxSmall) == kNumClasses - 1);
 static_assert(size_class(129) == 8 && class_size(8) == 160);
 static_assert(kMaxSmall <= UINT16_MAX, "requested sizes of small objects are stored in 16 bits");
+static_assert(class_tag_bytes(0) == 1 && class_tag_bytes(19) == 1 && class_size(19) == 1024 &&
+	      class_tag_bytes(20) == 2, "one byte of metadata per object up to 1 KiB");
 static_assert(kSpanBytes / kMinObject <= UINT16_MAX, "object indexes fit in 16 bits");
 
 }  // namespace emucxl

@@ -395,9 +395,11 @@ private:
 	std::map<std::string, double> median_;
 };
 
-// "1.23x (<= 1.0: ok)" or "... MISSED".
+// "1.23x <= 1.00 ok" or "... MISSED"; "-" without both results.
 std::string verdict(double ratio, double limit, bool at_most)
 {
+	if (!(ratio > 0) || ratio == __builtin_inf())
+		return "-";
 	char buf[64];
 	const bool ok = at_most ? ratio <= limit : ratio >= limit;
 	std::snprintf(buf, sizeof(buf), "%6.2fx %s %.2f %s", ratio, at_most ? "<=" : ">=", limit,
