@@ -171,11 +171,12 @@ Result<Block *> Heap::map_block(std::size_t bytes, int node, int cls, std::size_
 	if (!ext && ext.error() == ENOMEM) {
 		// Out of memory on the node: give back what the heap keeps for
 		// reuse (cached large extents, this thread's cached objects and
-		// the node's in other threads' caches, idle threads' too, then
-		// the spare spans they may have emptied), then try again.
+		// the node's in other threads' caches, idle threads' too, and the
+		// classes' batches, then the spare spans all that may have
+		// emptied), then try again.
 		large_cache_drain(node);
-		flush_current_thread();
-		(void)drain_thread_caches(generation_, node, *this);
+		flush_current_thread();  // and the classes' batches
+		(void)drain_thread_caches(generation_, node, *this);  // onto spans, not batches
 		release_spare_spans(node);
 		ext = driver_->map(bytes, node);
 	}
@@ -229,6 +230,13 @@ bool Heap::refill(unsigned cls, int node, ThreadCache &tc, Block *&fresh) noexce
 	if (fresh) {
 		partial_push(cs, fresh);
 		fresh = nullptr;
+	}
+	if (cs.nbatches > 0) {
+		// The bin is empty (or holds a bump range only, which stays).
+		const Batch batch = cs.batches[--cs.nbatches];
+		bin.head = batch.head;
+		bin.count = batch.count;
+		return true;
 	}
 	Block *b = cs.partial;
 	if (!b)
@@ -357,12 +365,58 @@ Status Heap::free_slow(void *p, Block *b, std::uint32_t idx, std::size_t expecte
 	return {};
 }
 
-// A free overflowed its bin: half of it back to the spans.
+// A free overflowed its bin: all but half a bin of it to the class, as one
+// batch while there is room for one (a bin that runs dry, on this thread or
+// another, takes it back whole), else onto the spans.
 void Heap::trim_bin(unsigned cls, int node) noexcept
 {
 	ThreadCache *tc = t_cache;  // the fast path that called us had it
+	const std::uint32_t keep = kBinLimit[cls] / 2;
 	std::lock_guard tl(tc->mu);
-	flush_bin(cls, node, *tc, kBinLimit[cls] / 2);
+	ThreadCache::Bin &bin = tc->bins[node][cls];
+	if (bin.count <= keep)
+		return;  // emptied by a drainer meanwhile
+	if (keep == 0) {
+		// Not kept in bins (above kBinMaxObject): straight to the span, so
+		// that no batch holds a large span back from being released.
+		flush_bin(cls, node, *tc, 0);
+		return;
+	}
+	// Keep the most recently freed objects (at the head, warm in this
+	// thread's cache); cut the list after them, outside the class lock.
+	void *cut = nullptr;  // last object kept
+	void *rest = bin.head;
+	for (std::uint32_t i = 0; i < keep; i++) {
+		cut = rest;
+		rest = free_next(rest);
+	}
+	ClassState &cs = classes_[node][cls];
+	{
+		std::lock_guard lk(cs.mu);
+		if (cs.nbatches < kBatches) {
+			cs.batches[cs.nbatches++] = {rest, bin.count - keep};
+			if (cut)
+				free_next(cut) = nullptr;
+			else
+				bin.head = nullptr;
+			bin.count = keep;
+			return;
+		}
+	}
+	flush_bin(cls, node, *tc, keep);
+}
+
+// Out of memory: the node's batches back onto their spans, so that spans
+// they kept from being entirely free can be released.
+void Heap::flush_batches(int node) noexcept
+{
+	for (ClassState &cs : classes_[node]) {
+		std::lock_guard lk(cs.mu);
+		while (cs.nbatches > 0) {
+			Batch &batch = cs.batches[--cs.nbatches];
+			return_objects(cs, batch.head, batch.count, 0);
+		}
+	}
 }
 
 // Out of memory: give every spare span of the node back to the driver.
@@ -426,26 +480,33 @@ void Heap::flush_bin(unsigned cls, int node, ThreadCache &tc, std::uint32_t keep
 	ClassState &cs = classes_[node][cls];
 	ThreadCache::Bin &bin = tc.bins[node][cls];
 	std::lock_guard lk(cs.mu);
-	while (bin.count > keep) {
+	return_objects(cs, bin.head, bin.count, keep);
+	if (with_bump && bin.bump != bin.bump_end)
+		return_bump(cs, bin);
+}
+
+// Objects from the front of a list (head, count) onto their spans' lists
+// until `keep` are left (class lock held).
+void Heap::return_objects(ClassState &cs, void *&head, std::uint32_t &count, std::uint32_t keep) noexcept
+{
+	while (count > keep) {
 		// Objects of one span usually follow each other: splice each run
 		// onto its span's list at once.
-		void *first = bin.head;
+		void *first = head;
 		Block *b = free_block(first);
 		void *last = first;
 		std::uint32_t n = 1;
-		while (bin.count - n > keep && free_next(last) && free_block(free_next(last)) == b) {
+		while (count - n > keep && free_next(last) && free_block(free_next(last)) == b) {
 			last = free_next(last);
 			n++;
 		}
-		bin.head = free_next(last);
-		bin.count -= n;
+		head = free_next(last);
+		count -= n;
 		free_next(last) = b->free_list;
 		b->free_list = first;
 		b->free_count += n;
 		note_freed(cs, b);
 	}
-	if (with_bump && bin.bump != bin.bump_end)
-		return_bump(cs, bin);
 }
 
 void Heap::flush_all_bins(ThreadCache &tc) noexcept
@@ -480,6 +541,11 @@ void Heap::flush_current_thread() noexcept
 		std::lock_guard tl(tc->mu);
 		flush_all_bins(*tc);
 	}
+	// The batches this thread's trims left with the classes too: after
+	// this, only spare spans (kSpareSpanBytes) and other threads' caches
+	// hold freed memory.
+	for (int node = 0; node < kNumNodes; node++)
+		flush_batches(node);
 }
 
 // ---- large allocations -------------------------------------------------------

@@ -162,7 +162,8 @@ public:
 	// Give another thread's cached objects of `node` back to their spans
 	// (drain_thread_caches: tc.mu held, its owner kept out).
 	void empty_thread_cache(struct ThreadCache &tc, int node) noexcept;
-	// The same for the calling thread's cache.
+	// The same for the calling thread's cache (all nodes), and the
+	// classes' batches of free objects.
 	void flush_current_thread() noexcept;
 
 	// In a forked child: the parent's memory is not mapped here (drivers
@@ -176,9 +177,23 @@ public:
 private:
 	explicit Heap(DriverPtr driver) noexcept;
 
+	// A list of free objects of one class, linked through free_next and
+	// ended by nullptr, that moves between a bin and the class as a whole.
+	struct Batch {
+		void *head = nullptr;
+		std::uint32_t count = 0;
+	};
+	// Batches kept per class: a bin that overflows leaves its excess here
+	// in one piece, and a bin that runs dry takes one back in O(1), without
+	// walking objects another thread freed (cache misses, one after the
+	// other) or splicing them onto their spans. At most kBatches of at most
+	// half a bin (about kBinBytes / 2) each: ~16 KiB a class and node.
+	static constexpr unsigned kBatches = 4;
 	struct alignas(64) ClassState {
 		std::mutex mu;
 		Block *partial = nullptr;  // spans with free or uncarved objects
+		unsigned nbatches = 0;     // batches[0, nbatches) are full
+		Batch batches[kBatches];
 	};
 	static constexpr std::size_t kSpareSpanBytes = std::size_t{8} << 20;  // 8 MiB a node
 	std::atomic<std::size_t> empty_span_bytes_[kNumNodes]{};  // spare spans kept, per node
@@ -230,6 +245,8 @@ private:
 	__attribute__((noinline)) Status free_large(Block *b, void *p, std::size_t size) noexcept;
 	void flush_bin(unsigned cls, int node, struct ThreadCache &tc, std::uint32_t keep,
 		       bool with_bump = false) noexcept;
+	void return_objects(ClassState &cs, void *&head, std::uint32_t &count, std::uint32_t keep) noexcept;
+	void flush_batches(int node) noexcept;
 	Result<Block *> map_block(std::size_t bytes, int node, int cls, std::size_t large_size) noexcept;
 	Block *take_descriptor(int cls) noexcept;
 	Result<Block *> new_span(unsigned cls, int node) noexcept;
