@@ -231,9 +231,10 @@ bool Heap::refill(unsigned cls, int node, ThreadCache &tc, Block *&fresh) noexce
 		partial_push(cs, fresh);
 		fresh = nullptr;
 	}
-	if (cs.nbatches > 0) {
+	if (const unsigned n = cs.nbatches.load(std::memory_order_relaxed); n > 0) {
 		// The bin is empty (or holds a bump range only, which stays).
-		const Batch batch = cs.batches[--cs.nbatches];
+		const Batch batch = cs.batches[n - 1];
+		cs.nbatches.store(n - 1, std::memory_order_relaxed);
 		bin.head = batch.head;
 		bin.count = batch.count;
 		return true;
@@ -376,10 +377,12 @@ void Heap::trim_bin(unsigned cls, int node) noexcept
 	ThreadCache::Bin &bin = tc->bins[node][cls];
 	if (bin.count <= keep)
 		return;  // emptied by a drainer meanwhile
-	if (keep == 0) {
+	ClassState &cs = classes_[node][cls];
+	if (keep == 0 || cs.nbatches.load(std::memory_order_relaxed) == kBatches) {
 		// Not kept in bins (above kBinMaxObject): straight to the span, so
-		// that no batch holds a large span back from being released.
-		flush_bin(cls, node, *tc, 0);
+		// that no batch holds a large span back from being released. Or no
+		// room for a batch (most likely): spare the walk that cuts one.
+		flush_bin(cls, node, *tc, keep);
 		return;
 	}
 	// Keep the most recently freed objects (at the head, warm in this
@@ -390,11 +393,11 @@ void Heap::trim_bin(unsigned cls, int node) noexcept
 		cut = rest;
 		rest = free_next(rest);
 	}
-	ClassState &cs = classes_[node][cls];
 	{
 		std::lock_guard lk(cs.mu);
-		if (cs.nbatches < kBatches) {
-			cs.batches[cs.nbatches++] = {rest, bin.count - keep};
+		if (const unsigned n = cs.nbatches.load(std::memory_order_relaxed); n < kBatches) {
+			cs.batches[n] = {rest, bin.count - keep};
+			cs.nbatches.store(n + 1, std::memory_order_relaxed);
 			if (cut)
 				free_next(cut) = nullptr;
 			else
@@ -412,9 +415,10 @@ void Heap::flush_batches(int node) noexcept
 {
 	for (ClassState &cs : classes_[node]) {
 		std::lock_guard lk(cs.mu);
-		while (cs.nbatches > 0) {
-			Batch &batch = cs.batches[--cs.nbatches];
+		for (unsigned n = cs.nbatches.load(std::memory_order_relaxed); n > 0; n--) {
+			Batch &batch = cs.batches[n - 1];
 			return_objects(cs, batch.head, batch.count, 0);
+			cs.nbatches.store(n - 1, std::memory_order_relaxed);
 		}
 	}
 }

@@ -192,7 +192,9 @@ private:
 	struct alignas(64) ClassState {
 		std::mutex mu;
 		Block *partial = nullptr;  // spans with free or uncarved objects
-		unsigned nbatches = 0;     // batches[0, nbatches) are full
+		// batches[0, nbatches) are full. Written under mu; read without
+		// it only as a hint (trim_bin: whether cutting a batch is worth it).
+		std::atomic<unsigned> nbatches{0};
 		Batch batches[kBatches];
 	};
 	static constexpr std::size_t kSpareSpanBytes = std::size_t{8} << 20;  // 8 MiB a node
