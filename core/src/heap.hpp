@@ -8,8 +8,10 @@
 //               one *large* allocation. Descriptors live in ordinary memory
 //               and are type-stable (recycled, never freed while the heap
 //               lives).
-//   ClassState  per (node, size class): the spans that still have room,
-//               under that class's own lock.
+//   ClassState  per (node, size class): the spans that still have room and
+//               a few batches of free objects that bins overflowed (handed
+//               whole to the next bin that runs dry), under that class's
+//               own lock.
 //   ThreadCache per thread: a short free list per (node, class). The fast
 //               paths (alloc and free of a small object) touch only this,
 //               the pagemap and the object's span, and take no lock; out
@@ -20,8 +22,8 @@
 //     not 0; it gives the size asked for. Frees check it and store 0 (a plain load and
 //     store, no CAS: see free()), so a double free is detected; two threads
 //     freeing one object at the same instant is the caller's data race.
-//   - Free objects are on exactly one free list: a thread cache's or their
-//     span's. The lists live in node memory, unencoded: a free object's
+//   - Free objects are on exactly one free list: a thread cache's, a
+//     class's batch, or their span's. The lists live in node memory, unencoded: a free object's
 //     first two words hold the next free object and its span (so allocation
 //     needs no lookup), and a write through a dangling pointer can corrupt
 //     them, as in most allocators. Only live objects' bytes are the user's.
