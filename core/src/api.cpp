@@ -148,6 +148,43 @@ __attribute__((cold)) void log_no_room(Heap &h, const char *call, std::size_t si
 		 static_cast<double>(u->free) / kMiB, mine, tail);
 }
 
+// emucxl_alloc's and emucxl_free's reports, out of line: kept in the fast
+// paths' functions they made those save five registers and build a stack
+// frame on every call.
+__attribute__((noinline, cold)) void *alloc_failed(Heap *h, std::size_t size, int node, int err) noexcept
+{
+	if (err == EINVAL) {
+		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node,
+			 size == 0 ? "size 0" : "node is neither 0 (local) nor 1 (remote)");
+	} else if (err == ENOMEM) {
+		char call[64];
+		std::snprintf(call, sizeof(call), "emucxl_alloc(%zu, %d)", size, node);
+		log_no_room(*h, call, size, node);
+	} else
+		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node, std::strerror(err));
+	return fail(err, static_cast<void *>(nullptr));
+}
+
+__attribute__((noinline, cold)) void free_failed(Heap *h, void *address, std::size_t size, int err) noexcept
+{
+	if (Allocation a; err == EINVAL && h->find(address, &a)) {
+		if (a.start == address)
+			LOG_WARN("emucxl_free(%p, %zu): that allocation is %zu bytes, not %zu; "
+				 "nothing freed (pass its size, or 0)", address, size, a.size, size);
+		else
+			LOG_WARN("emucxl_free(%p, %zu): %p is inside the allocation %p+%zu, not "
+				 "its start; nothing freed", address, size, address,
+				 static_cast<void *>(a.start), a.size);
+	} else if (err == EINVAL) {
+		LOG_WARN("emucxl_free(%p, %zu): not a live allocation (never allocated, or "
+			 "already freed); nothing freed", address, size);
+	} else {
+		LOG_WARN("emucxl_free(%p, %zu): %s; nothing freed", address, size,
+			 std::strerror(err));
+	}
+	errno = err;
+}
+
 }  // namespace
 
 bool Heap::owns_page(const void *addr) const noexcept
@@ -222,16 +259,7 @@ void *emucxl_alloc(size_t size, int node) noexcept
 	auto r = h->alloc(size, node);
 	if (__builtin_expect(r.ok(), 1))
 		return r.value();
-	if (r.error() == EINVAL) {
-		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node,
-			 size == 0 ? "size 0" : "node is neither 0 (local) nor 1 (remote)");
-	} else if (r.error() == ENOMEM) {
-		char call[64];
-		std::snprintf(call, sizeof(call), "emucxl_alloc(%zu, %d)", size, node);
-		log_no_room(*h, call, size, node);
-	} else
-		LOG_WARN("emucxl_alloc(%zu, %d): %s", size, node, std::strerror(r.error()));
-	return fail(r.error(), static_cast<void *>(nullptr));
+	return alloc_failed(h, size, node, r.error());
 }
 
 void emucxl_free(void *address, size_t size) noexcept
@@ -242,23 +270,10 @@ void emucxl_free(void *address, size_t size) noexcept
 	Status st = h->free(address, size);
 	if (__builtin_expect(st.ok(), 1))
 		return;
-	if (Allocation a; st.error() == EINVAL && h->find(address, &a)) {
-		if (a.start == address)
-			LOG_WARN("emucxl_free(%p, %zu): that allocation is %zu bytes, not %zu; "
-				 "nothing freed (pass its size, or 0)", address, size, a.size, size);
-		else
-			LOG_WARN("emucxl_free(%p, %zu): %p is inside the allocation %p+%zu, not "
-				 "its start; nothing freed", address, size, address,
-				 static_cast<void *>(a.start), a.size);
-	} else if (st.error() == EINVAL) {
-		LOG_WARN("emucxl_free(%p, %zu): not a live allocation (never allocated, or "
-			 "already freed); nothing freed", address, size);
-	} else {
-		LOG_WARN("emucxl_free(%p, %zu): %s; nothing freed", address, size,
-			 std::strerror(st.error()));
-	}
-	errno = st.error();
+	free_failed(h, address, size, st.error());
 }
+
+
 
 void *emucxl_resize(void *address, size_t size) noexcept
 {
