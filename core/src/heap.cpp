@@ -227,6 +227,7 @@ bool Heap::refill(unsigned cls, int node, ThreadCache &tc, Block *&fresh) noexce
 	ThreadCache::Bin &bin = tc.bins[node][cls];
 	const std::uint32_t want = std::max<std::uint32_t>(1, kBinLimit[cls] / 2);
 	std::lock_guard lk(cs.mu);
+	cs.last_refill.store(&tc, std::memory_order_relaxed);
 	if (fresh) {
 		partial_push(cs, fresh);
 		fresh = nullptr;
@@ -367,8 +368,9 @@ Status Heap::free_slow(void *p, Block *b, std::uint32_t idx, std::size_t expecte
 }
 
 // A free overflowed its bin: all but half a bin of it to the class, as one
-// batch while there is room for one (a bin that runs dry, on this thread or
-// another, takes it back whole), else onto the spans.
+// batch, when another thread refills this class (objects flow from thread
+// to thread: its next refill takes the batch whole) and there is room for
+// one; else onto the spans.
 void Heap::trim_bin(unsigned cls, int node) noexcept
 {
 	ThreadCache *tc = t_cache;  // the fast path that called us had it
@@ -378,10 +380,12 @@ void Heap::trim_bin(unsigned cls, int node) noexcept
 	if (bin.count <= keep)
 		return;  // emptied by a drainer meanwhile
 	ClassState &cs = classes_[node][cls];
-	if (keep == 0 || cs.nbatches.load(std::memory_order_relaxed) == kBatches) {
+	if (keep == 0 || cs.nbatches.load(std::memory_order_relaxed) == kBatches ||
+	    cs.last_refill.load(std::memory_order_relaxed) == tc) {
 		// Not kept in bins (above kBinMaxObject): straight to the span, so
 		// that no batch holds a large span back from being released. Or no
-		// room for a batch (most likely): spare the walk that cuts one.
+		// room for a batch: spare the walk that cuts one. Or no other
+		// thread is refilling this class (ClassState::last_refill).
 		flush_bin(cls, node, *tc, keep);
 		return;
 	}

@@ -197,6 +197,13 @@ private:
 		// batches[0, nbatches) are full. Written under mu; read without
 		// it only as a hint (trim_bin: whether cutting a batch is worth it).
 		std::atomic<unsigned> nbatches{0};
+		// The thread cache of the last refill (written under mu, read
+		// without it as a hint): a trim makes a batch only for another
+		// thread. A thread that refills itself gets its objects back onto
+		// their spans, where a span that empties is reused whole, as a
+		// bump range, rather than walked object by object. Only compared,
+		// never dereferenced (the cache may be gone).
+		std::atomic<const void *> last_refill{nullptr};
 		Batch batches[kBatches];
 	};
 	static constexpr std::size_t kSpareSpanBytes = std::size_t{8} << 20;  // 8 MiB a node
