@@ -190,6 +190,55 @@ TEST(HeapThreads, OutOfMemoryDrainsOtherThreadsCaches)
 	EXPECT_EQ(heap.stats(1), 0u);
 }
 
+// Objects allocated on one thread and freed on another: the freeing
+// thread's overflow goes to the class as batches (for the allocating
+// thread's next refills), and a batch keeps its objects' span from being
+// entirely free. Out of memory, those batches must go back onto their spans
+// too, so that the spans they held can be given back.
+TEST(HeapThreads, BatchesFromAnotherThreadsFreesAreGivenBackOutOfMemory)
+{
+	DriverLog log;
+	auto h = Heap::create(std::make_unique<RecordingDriver>(log));
+	ASSERT_TRUE(h);
+	Heap &heap = *h.value();
+	constexpr int kObjects = 4096;  // 64 B: four 64 KiB spans
+	std::vector<void *> v;
+	for (int i = 0; i < kObjects; i++)
+		v.push_back(heap.alloc(64, 1).value());
+	std::atomic<int> failures{0};
+	std::thread consumer([&] {
+		for (void *p : v)
+			if (!heap.free(p, 64))
+				failures++;
+	});
+	consumer.join();  // its own cache went back to the spans at exit
+	ASSERT_EQ(failures.load(), 0);
+	EXPECT_EQ(heap.stats(1), 0u);
+
+	const long long held = log.live_bytes.load();
+	log.capacity = held;  // the node is full
+	auto r = heap.alloc(300, 1);
+	EXPECT_TRUE(r) << "ENOMEM with " << held << " bytes of freed objects held";
+	EXPECT_EQ(log.live_bytes.load(), static_cast<long long>(span_bytes(size_class(300))))
+		<< "spans kept by the classes' batches were not given back";
+	if (r) {
+		ASSERT_TRUE(heap.free(r.value(), 300));
+	}
+	log.capacity = -1;
+
+	// Every object is still usable once, and only once.
+	for (int i = 0; i < kObjects; i++) {
+		auto q = heap.alloc(64, 1);
+		ASSERT_TRUE(q);
+		v[static_cast<std::size_t>(i)] = q.value();
+	}
+	std::sort(v.begin(), v.end());
+	EXPECT_EQ(std::adjacent_find(v.begin(), v.end()), v.end()) << "an object was handed out twice";
+	for (void *p : v)
+		ASSERT_TRUE(heap.free(p, 64));
+	EXPECT_EQ(heap.stats(1), 0u);
+}
+
 // The same drain racing with the owners' lock-free fast paths: owners
 // allocate, stamp, check and free objects of two classes in a loop while
 // another thread's large allocations keep failing with ENOMEM, each
