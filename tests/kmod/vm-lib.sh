@@ -89,3 +89,21 @@ kmod_check_dmesg() {
   fi
   return 0
 }
+
+# kmod_hold_start MIB [NODE]: a client of emucxl.ko holding MIB MiB on
+# logical NODE (default 1), in $KMOD_HOLDER once it has mapped and written
+# them (up to 60 s: CXL memory is slow under TCG); fails the test if it
+# cannot. kmod_hold_stop ends it.
+kmod_hold_start() {
+  KMOD_HOLD_OUT=$(mktemp)
+  "$KMOD_ABI_TEST" --hold "$1" "${2:-1}" >"$KMOD_HOLD_OUT" 2>&1 </dev/null &
+  KMOD_HOLDER=$!
+  for _ in $(seq 600); do
+    grep -q held "$KMOD_HOLD_OUT" && return 0
+    kill -0 "$KMOD_HOLDER" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$KMOD_HOLDER" 2>/dev/null
+  kmod_fail "a client holding $1 MiB on logical node ${2:-1} did not start: $(cat "$KMOD_HOLD_OUT")"
+}
+kmod_hold_stop() { kill "$KMOD_HOLDER"; wait "$KMOD_HOLDER" 2>/dev/null; rm -f "$KMOD_HOLD_OUT"; }

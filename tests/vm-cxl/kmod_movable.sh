@@ -26,19 +26,9 @@ if [[ $CXL_ONLINE == movable ]]; then
 else
   insmod "$KMOD_KO" remote_node="$CXL_NODE" allow_movable=0 ||
     kmod_fail "insmod allow_movable=0 failed on normal CXL memory"
-  out=$(mktemp)
-  "$KMOD_ABI_TEST" --hold 8 1 >"$out" 2>&1 </dev/null &
-  holder=$!
-  for _ in $(seq 600); do
-    grep -q held "$out" && break
-    kill -0 "$holder" 2>/dev/null || break
-    sleep 0.1
-  done
-  grep -q held "$out" || { kill "$holder" 2>/dev/null; kmod_fail "no client could hold 8 MiB: $(cat "$out")"; }
-  on=$(grep -o "N$CXL_NODE=[0-9]*" /proc/"$holder"/numa_maps | awk -F= '{ s += $2 } END { print s + 0 }')
-  kill "$holder"
-  wait "$holder" 2>/dev/null
-  rm -f "$out"
+  kmod_hold_start 8
+  on=$(grep -o "N$CXL_NODE=[0-9]*" /proc/"$KMOD_HOLDER"/numa_maps | awk -F= '{ s += $2 } END { print s + 0 }')
+  kmod_hold_stop
   ((on >= 2048)) || kmod_fail "allow_movable=0 on normal CXL memory: $on of 2048 pages on node $CXL_NODE"
   kmod_say "allow_movable=0 on normal CXL memory: loads, $on pages on node $CXL_NODE: ok"
 fi

@@ -29,36 +29,20 @@ kmod_expect_idle
 [[ $(<"$KMOD_PARAMS_DIR/remote_node") == "$CXL_NODE" ]] ||
   kmod_fail "emucxl.ko's remote_node is $(<"$KMOD_PARAMS_DIR/remote_node"), not the CXL node $CXL_NODE"
 
-# hold_start MIB: a client holding MIB MiB on logical node 1, in $holder
-# once it has mapped and written them (CXL memory is slow under TCG: up to
-# 60 s); fails the test if it cannot.
-hold_start() {
-  hold_out=$(mktemp)
-  "$KMOD_ABI_TEST" --hold "$1" 1 >"$hold_out" 2>&1 </dev/null &
-  holder=$!
-  for _ in $(seq 600); do
-    grep -q held "$hold_out" && return 0
-    kill -0 "$holder" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill "$holder" 2>/dev/null
-  kmod_fail "a client holding $1 MiB on the CXL node did not start: $(cat "$hold_out")"
-}
-hold_stop() { kill "$holder"; wait "$holder" 2>/dev/null; rm -f "$hold_out"; }
 
-hold_start 64
+kmod_hold_start 64
 [[ $(kmod_counter node1/allocated) == $((64 << 20)) ]] || kmod_fail "node1/allocated is $(kmod_counter node1/allocated)"
-grep -q "N$CXL_NODE=" /proc/"$holder"/numa_maps || kmod_fail "the holder's numa_maps shows no page on node $CXL_NODE"
+grep -q "N$CXL_NODE=" /proc/"$KMOD_HOLDER"/numa_maps || kmod_fail "the holder's numa_maps shows no page on node $CXL_NODE"
 
 # 1. With a client: refused, quickly. The timeout is the "never hangs" check:
 #    the kernel would otherwise retry unmovable pages until killed.
 t0=$SECONDS
 out=$(timeout 60 daxctl offline-memory dax0.0 2>&1)
 rc=$?
-((rc != 0)) || { kill "$holder"; kmod_fail "offlining succeeded while a client held pages there: $out"; }
-((rc != 124)) || { kill "$holder"; kmod_fail "offlining hung (killed after 60 s) instead of failing"; }
+((rc != 0)) || { kill "$KMOD_HOLDER"; kmod_fail "offlining succeeded while a client held pages there: $out"; }
+((rc != 124)) || { kill "$KMOD_HOLDER"; kmod_fail "offlining hung (killed after 60 s) instead of failing"; }
 secs=$((SECONDS - t0))
-kill -0 "$holder" 2>/dev/null || kmod_fail "the client died"
+kill -0 "$KMOD_HOLDER" 2>/dev/null || kmod_fail "the client died"
 [[ $(kmod_counter node1/allocated) == $((64 << 20)) ]] || kmod_fail "the client's memory is gone"
 if [[ $CXL_ONLINE == movable ]]; then
   dmesg | grep -q 'emucxl: refusing to offline' || kmod_fail "no 'refusing to offline' message from emucxl.ko in dmesg"
@@ -100,7 +84,7 @@ user_hold_finish() {
 
 # 2. Without emucxl.ko clients: offlining succeeds, with mbind and cuse
 #    clients there, and the node then has nothing.
-hold_stop
+kmod_hold_stop
 kmod_expect_idle
 user_hold_start mbind
 user_hold_start cuse
