@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # kernel_tiering.sh (vm/run --cxl guest, 6.12): the kernel's own tiering
 # (vm/guest/kernel-tiering on: demotion, NUMA balancing mode 2) beside
-# emucxl's placement. Clients each write 16 MiB on the CXL node and keep
-# reading it for 40 s:
+# emucxl's placement. Clients each write 8 MiB on the CXL node and keep
+# reading it for 30 s:
 #   - an unmodified program's memory (default policy, moved to the CXL node
 #     with move_pages) is hot in the slow tier: the kernel promotes it, so
 #     /proc/vmstat's pgpromote_success grows and some of its pages are on
@@ -18,7 +18,7 @@ source "$(dirname "$0")/cxl.lib"
 tiering=$(dirname "$0")/../../vm/guest/kernel-tiering
 lib=$EMUCXL_BUILD_DIR/core/libemucxl.so
 hold=$(dirname "$0")/hold.py
-secs=40
+secs=30
 [[ -f $lib ]] || cxl_skip "no $lib: build the project first"
 
 vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
@@ -33,7 +33,7 @@ start() {
   local name=$1 target=$2 node=$3 f
   shift 3
   mkfifo "$dir/$name.in"
-  env "$@" python3 "$hold" "$target" 16 "$node" "$secs" <"$dir/$name.in" >"$dir/$name.out" 2>&1 &
+  env "$@" python3 "$hold" "$target" 8 "$node" "$secs" <"$dir/$name.in" >"$dir/$name.out" 2>&1 &
   pid[$name]=$!
   exec {f}>"$dir/$name.in"
   fd[$name]=$f
@@ -63,7 +63,7 @@ done
 promoted=$(($(vmstat pgpromote_success) - promoted0))
 cxl_say "pgpromote_success +$promoted during the run ($(bash "$tiering" status))"
 
-pages=$((16 << 8))
+pages=$((8 << 8))
 for name in mbind kmod cuse; do
   [[ -n ${where[$name]:-} ]] || { echo "SKIPPED part: $name: its device is not in this guest"; continue; }
   [[ ${where[$name]#*nodes=} == "$CXL_NODE:$pages" ]] ||
