@@ -27,7 +27,7 @@ dir=$(mktemp -d)
 trap 'bash "$tiering" off >/dev/null; pkill -f "$hold" 2>/dev/null; rm -rf "$dir"' EXIT
 promoted0=$(vmstat pgpromote_success)
 
-# Each client: hold.py TARGET 16 NODE $secs, stdin a fifo held open in fd_*.
+# Each client: hold.py TARGET 8 NODE $secs, stdin a fifo held open in fd[NAME].
 declare -A pid fd
 start() {
   local name=$1 target=$2 node=$3 f
