@@ -70,10 +70,12 @@ def kernel_tiering_note(g, bigs):
         if doc:
             lines.append(f"| {label} | " + " | ".join(str(count(doc, k)) for k in keys) + " |")
     lines += ["", "emucxl places explicitly: the mbind driver binds every block to its node (MPOL_BIND) and",
-              "pins it, so NUMA balancing has no other node to promote the KV store's remote tier to, and",
-              "the hit % and per-tier latencies do not move; what the kernel does promote or demote is",
-              "memory nobody placed (tests/vm-cxl/kernel_tiering.sh shows both on the CXL node: an",
-              "unmodified program's hot pages are promoted, emucxl's pages on every driver stay). To compare",
+              "pins it, so NUMA balancing has no other node to move the KV store's remote tier to, and its",
+              "hit % cannot change (the counters say whether the kernel even scanned: in memory-tiering mode",
+              "it scans only pages in the slower tier). Throughput and latency differences between the two",
+              "boots are then the host's, not the kernel's tiering. What the kernel does promote is memory",
+              "nobody placed: tests/vm-cxl/kernel_tiering.sh shows both on the CXL node (an unmodified",
+              "program's hot pages scanned and promoted, emucxl's pages on every driver staying). To compare",
               "the kernel's tiering with the store's own, run a program under the kernel's default policy.", ""]
     return lines
 
