@@ -7,7 +7,10 @@
 PATH=$PATH:/usr/sbin:/sbin
 EMUCXL_BUILD_DIR=${EMUCXL_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 CUSED=$EMUCXL_BUILD_DIR/backends/cuse/emucxl-cused
+# shellcheck disable=SC2034  # used by the scripts that source this
 CUSE_BIN=$EMUCXL_BUILD_DIR/tests/cuse
+# The ABI test of both servers (tests/abi); also --hold and --expect-idle.
+ABI_TEST=$EMUCXL_BUILD_DIR/tests/abi/emucxl_abi_test
 # The shared daemon's device: vm/run starts emucxl-cused --name emucxl-cuse.
 CUSE_DEV=${EMUCXL_CUSE_DEVICE:-/dev/emucxl-cuse}
 CUSE_TEST=${0##*/}
@@ -62,7 +65,7 @@ cuse_cleanup() {
 
 # The daemon behind DEV (default $CUSE_DEV) holds nothing and has no session.
 cuse_expect_idle() {
-  EMUCXL_DEVICE=${1:-$CUSE_DEV} "$CUSE_BIN/emucxl_cuse_abi_test" --expect-idle ||
+  EMUCXL_DEVICE=${1:-$CUSE_DEV} "$ABI_TEST" --expect-idle ||
     cuse_fail "emucxl-cused (${1:-$CUSE_DEV}) still holds memory or sessions"
 }
 

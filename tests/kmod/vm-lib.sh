@@ -7,7 +7,9 @@
 PATH=$PATH:/usr/sbin:/sbin
 EMUCXL_BUILD_DIR=${EMUCXL_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 KMOD_KO=$EMUCXL_BUILD_DIR/kmod/$(uname -r)/emucxl.ko
-KMOD_ABI_TEST=$EMUCXL_BUILD_DIR/tests/kmod/emucxl_kmod_abi_test
+# The ABI test of both servers (tests/abi): KMOD_ABI_TEST runs its kmod part.
+ABI_TEST=$EMUCXL_BUILD_DIR/tests/abi/emucxl_abi_test
+KMOD_ABI_TEST=$ABI_TEST
 # shellcheck disable=SC2034  # used by the scripts that source this
 KMOD_DRIVER_TEST=$EMUCXL_BUILD_DIR/tests/kmod/emucxl_kmod_driver_test
 KMOD_SYSFS=/sys/class/misc/emucxl

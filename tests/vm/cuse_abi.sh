@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # cuse_abi.sh (in the vm/ guest): emucxl-cused's device ABI, raw
-# (tests/cuse/cuse_abi_test.cpp), the daemon's semantics in-process
+# (tests/abi/abi_test.cpp, its cuse part: Cuse/DeviceAbi.* on the memfd
+# data plane, CuseAbi.*; the same suite runs on the module in kmod_abi.sh),
+# the daemon's semantics in-process
 # (cused_device_test.cpp) and the cuse driver (cuse_driver_test.cpp); a
 # client SIGKILLed while holding memory; the same ABI test against a second
 # daemon in CUSE's unrestricted ioctl mode. The daemon idle after each.
@@ -9,11 +11,13 @@ set -uo pipefail
 # shellcheck source=tests/cuse/vm-lib.sh
 source "$(dirname "$0")/../cuse/vm-lib.sh"
 
-abi=$CUSE_BIN/emucxl_cuse_abi_test
+abi=$ABI_TEST
+abi_filter='Cuse/*:CuseAbi.*'
 cuse_setup "$abi" "$CUSE_BIN/emucxl_cused_device_test" "$CUSE_BIN/emucxl_cuse_driver_test"
 cuse_expect_idle
 
-EMUCXL_DEVICE=$CUSE_DEV "$abi" --gtest_color=no || cuse_fail "emucxl_cuse_abi_test failed"
+EMUCXL_CUSE_DEVICE=$CUSE_DEV "$abi" --gtest_color=no --require-device --gtest_filter="$abi_filter" ||
+  cuse_fail "emucxl_abi_test (cuse) failed"
 cuse_expect_idle
 "$CUSE_BIN/emucxl_cused_device_test" --gtest_color=no || cuse_fail "emucxl_cused_device_test failed"
 EMUCXL_DEVICE=$CUSE_DEV "$CUSE_BIN/emucxl_cuse_driver_test" --gtest_color=no ||
@@ -44,7 +48,8 @@ udev=/dev/emucxl-cuse-unrestricted
 "$CUSED" -f --name "${udev#/dev/}" --unrestricted-ioctl </dev/null &
 upid=$!
 cuse_wait_dev "$udev" || cuse_fail "no $udev from $CUSED --unrestricted-ioctl"
-EMUCXL_DEVICE=$udev "$abi" --gtest_color=no || cuse_fail "emucxl_cuse_abi_test on $udev failed"
+EMUCXL_CUSE_DEVICE=$udev "$abi" --gtest_color=no --require-device --gtest_filter="$abi_filter" ||
+  cuse_fail "emucxl_abi_test (cuse) on $udev failed"
 cuse_expect_idle "$udev"
 kill -TERM "$upid"
 wait "$upid"

@@ -12,7 +12,7 @@ set -uo pipefail
 source "$(dirname "$0")/../cuse/vm-lib.sh"
 
 test=$CUSE_BIN/emucxl_cuse_attack_test
-cuse_setup "$test" "$CUSE_BIN/emucxl_cuse_abi_test"
+cuse_setup "$test" "$ABI_TEST"
 EMUCXL_CUSED=${EMUCXL_ATTACK_CUSED:-$CUSED} "$test" --gtest_color=no ||
   cuse_fail "emucxl_cuse_attack_test failed"
 if leftover=$(ls /dev/emucxl-t* 2>/dev/null) && [[ -n $leftover ]]; then

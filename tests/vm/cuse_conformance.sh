@@ -8,7 +8,7 @@ set -uo pipefail
 source "$(dirname "$0")/../cuse/vm-lib.sh"
 
 suite=$EMUCXL_BUILD_DIR/tests/emucxl_conformance
-cuse_setup "$suite" "$CUSE_BIN/emucxl_cuse_abi_test"
+cuse_setup "$suite" "$ABI_TEST"
 EMUCXL_BACKEND=cuse EMUCXL_DEVICE=$CUSE_DEV EMUCXL_EXPECT_NUMA_NODES=${EMUCXL_EXPECT_NUMA_NODES:-2} \
   "$suite" --gtest_color=no || cuse_fail "conformance on cuse failed"
 cuse_expect_idle

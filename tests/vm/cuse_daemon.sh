@@ -10,7 +10,7 @@ set -uo pipefail
 source "$(dirname "$0")/../cuse/vm-lib.sh"
 
 test=$CUSE_BIN/emucxl_cuse_daemon_test
-cuse_setup "$test" "$CUSE_BIN/emucxl_cuse_abi_test"
+cuse_setup "$test" "$ABI_TEST"
 EMUCXL_CUSED=$CUSED "$test" --gtest_color=no || cuse_fail "emucxl_cuse_daemon_test failed"
 # No private daemon may be left behind.
 if leftover=$(ls /dev/emucxl-t* 2>/dev/null) && [[ -n $leftover ]]; then

@@ -9,7 +9,7 @@ set -uo pipefail
 source "$(dirname "$0")/../cuse/vm-lib.sh"
 
 test=$CUSE_BIN/emucxl_cuse_diff_test
-cuse_setup "$test" "$CUSE_BIN/emucxl_cuse_abi_test"
+cuse_setup "$test" "$ABI_TEST"
 [[ -c /dev/emucxl ]] ||
   cuse_skip "no /dev/emucxl: build emucxl.ko for $(uname -r) (backends/kmod/build-module) so vm/run loads it"
 EMUCXL_KMOD_DEVICE=/dev/emucxl EMUCXL_DEVICE=$CUSE_DEV "$test" --gtest_color=no ||

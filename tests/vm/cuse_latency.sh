@@ -12,7 +12,7 @@ set -uo pipefail
 source "$(dirname "$0")/../cuse/vm-lib.sh"
 
 bench=$CUSE_BIN/emucxl_cuse_latency
-cuse_setup "$bench" "$CUSE_BIN/emucxl_cuse_abi_test"
+cuse_setup "$bench" "$ABI_TEST"
 cuse_say "kernel $(uname -r), $(nproc) CPUs"
 EMUCXL_KMOD_DEVICE=/dev/emucxl EMUCXL_DEVICE=$CUSE_DEV "$bench" ${EMUCXL_LATENCY_ARGS:-} ||
   cuse_fail "the benchmark failed"

@@ -31,8 +31,8 @@ insmod "$KMOD_KO" local_node="$local" remote_node="$remote" remote_capacity_mb=6
   kmod_fail "insmod remote_capacity_mb=64 failed"
 [[ $(kmod_counter node1/capacity) == $((64 << 20)) ]] ||
   kmod_fail "node1/capacity is $(kmod_counter node1/capacity), expected 64 MiB"
-"$KMOD_ABI_TEST" --gtest_color=no \
-  --gtest_filter='KmodAbi.CapacityExhaustionIs_ENOMEM:KmodAbi.HugeSizesAre_ENOMEM:KmodAbi.LargeRemote*' ||
+"$KMOD_ABI_TEST" --gtest_color=no --require-device \
+  --gtest_filter='Kmod/DeviceAbi.CapacityExhaustionIs_ENOMEM/*:Kmod/DeviceAbi.HugeSizesAre_ENOMEM/*:Kmod/DeviceAbi.LargeRemote*' ||
   kmod_fail "capacity tests failed with remote_capacity_mb=64"
 kmod_expect_idle
 kmod_say "remote_capacity_mb=64 enforced: ok"
@@ -41,8 +41,8 @@ kmod_say "remote_capacity_mb=64 enforced: ok"
 node_mb=$(awk '/MemTotal/ { print int($4 / 1024) }' "/sys/devices/system/node/node$remote/meminfo")
 big=$((node_mb * 2 + 1024))
 kmod_reload local_node="$local" remote_node="$remote" remote_capacity_mb="$big"
-"$KMOD_ABI_TEST" --gtest_color=no \
-  --gtest_filter='KmodAbi.CapacityExhaustionIs_ENOMEM:KmodAbi.LocalAllocationIsOnTheLocalNode' ||
+"$KMOD_ABI_TEST" --gtest_color=no --require-device \
+  --gtest_filter='Kmod/DeviceAbi.CapacityExhaustionIs_ENOMEM/*:Kmod/DeviceAbi.LocalAllocationIsOnTheLocalNode/*' ||
   kmod_fail "node exhaustion tests failed with remote_capacity_mb=$big (node: $node_mb MiB)"
 kmod_expect_idle
 kmod_say "remote_capacity_mb=$big (node has $node_mb MiB): node exhaustion is ENOMEM: ok"
