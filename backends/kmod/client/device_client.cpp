@@ -17,7 +17,7 @@ namespace emucxl {
 namespace {
 
 // How long a request the server keeps refusing as busy is retried.
-constexpr long kBusyRetryNs = 5L * 1000 * 1000 * 1000;  // 5 s
+constexpr long long kBusyRetryNs = 5LL * 1000 * 1000 * 1000;  // 5 s (not a long: 32-bit)
 
 // ioctl(2), restarted when a signal interrupted it, and retried with a
 // growing pause while the server answers EAGAIN (the CUSE daemon's cap on
@@ -25,7 +25,8 @@ constexpr long kBusyRetryNs = 5L * 1000 * 1000 * 1000;  // 5 s
 // of our user, has that many outstanding); -errno on failure.
 int xioctl(int fd, unsigned long cmd, void *arg) noexcept
 {
-	long waited = 0, pause = 20 * 1000;  // ns
+	long long waited = 0;
+	long pause = 20 * 1000;  // ns
 	for (;;) {
 		if (::ioctl(fd, cmd, arg) == 0)
 			return 0;
