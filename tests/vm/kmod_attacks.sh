@@ -6,8 +6,10 @@
 #     max_handles=2000: the two logical nodes share one physical capacity
 #     (64 MiB, not 112), a file cannot hold more than 2000 handles (EDQUOT),
 #     and another client is served throughout;
-#   - with the default parameters: EXIT of 40,000 one-page handles frees
-#     them all while another thread of the session is answered.
+#   - with the default parameters: EXIT of 40,000 one-page handles, all on
+#     one CPU with an observer thread: the observer's STATS/mmap on another
+#     session and its mmap on the session being dropped keep completing
+#     (EXIT reschedules and does not hold the session's lock throughout).
 # Then counters at zero and a clean dmesg (no soft lockup). Leaves the
 # module loaded as found.
 set -uo pipefail
@@ -22,7 +24,9 @@ local_nid=$(<"$KMOD_PARAMS_DIR/local_node")
 
 kmod_reload local_node="$local_nid" remote_node="$local_nid" local_capacity_mb=64 \
   remote_capacity_mb=48 max_handles=2000
-"$test" --gtest_color=no || kmod_fail "attacks with one physical node and max_handles=2000"
+# (EXIT of many handles wants more than 2000 of them: below, with the defaults.)
+"$test" --gtest_color=no --gtest_filter='-KmodAttack.ExitOfManyHandles*' ||
+  kmod_fail "attacks with one physical node and max_handles=2000"
 kmod_expect_idle
 kmod_say "one physical node, one capacity; 2000 handles per file: ok"
 
