@@ -22,6 +22,10 @@
 //                                  had their own capacity
 //   ThreadWithItsOwnFdTable        the memfd is taken from the calling
 //                                  thread's table, or refused, never another
+//   SwappedDescriptorNeverReachesTheVictim  a thread swapping descriptor N
+//                                  (a read-only victim / its inode-number
+//                                  twin) between the daemon's two lookups
+//                                  got the victim reopened O_RDWR, truncated
 //   ClientCanMoveItsOwnPages       (documented, not prevented) mbind + punch
 //                                  + refault puts a page elsewhere; the count
 //                                  stays an upper bound, FREE takes it too
@@ -33,7 +37,9 @@
 #include <numaif.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -607,6 +613,144 @@ TEST_F(CuseAttack, ThreadWithItsOwnFdTable)
 	struct stat st{};
 	ASSERT_EQ(::fstat(victim.get(), &st), 0);
 	EXPECT_EQ(st.st_blocks * 512, static_cast<blkcnt_t>(page())) << "not placed, not punched";
+	expect_back_to_base();
+	expect_alive();
+}
+
+// Issue 12, item 6: a daemon that resolved descriptor N twice (an O_PATH
+// open of /proc/TID/fd/N, then /proc/TID/fdinfo/N for the access mode and
+// inode number) could be handed two files: a second client thread swaps N
+// between a victim it may only read and an inode-number twin it may write
+// (a fresh tmpfs numbers its inodes from the same start: here root mounts
+// it, in the issue's attack an unprivileged user namespace does). The
+// daemon then reopened the victim O_RDWR as root and truncated it. Now the
+// file is taken once (pidfd_getfd), checked to still be the caller's N
+// (kcmp), and nothing is reopened or changed before it passes every check.
+// An unprivileged client races the swap against ALLOC in a loop; the victim
+// must never be opened, written or truncated by anyone (inotify), and keep
+// its size, times and content; every ALLOC is refused.
+TEST_F(CuseAttack, SwappedDescriptorNeverReachesTheVictim)
+{
+	start();
+	// Two fresh tmpfs mounts: the victim (root's, 0644, empty: what the old
+	// daemon would truncate) and the attacker's twin with the same inode
+	// number.
+	char dir_v[] = "/tmp/emucxl-victim-XXXXXX", dir_t[] = "/tmp/emucxl-twin-XXXXXX";
+	ASSERT_NE(::mkdtemp(dir_v), nullptr);
+	ASSERT_NE(::mkdtemp(dir_t), nullptr);
+	ASSERT_EQ(::mount("tmpfs", dir_v, "tmpfs", 0, "mode=0755,size=4m"), 0) << std::strerror(errno);
+	ASSERT_EQ(::mount("tmpfs", dir_t, "tmpfs", 0, "mode=1777,size=4m"), 0) << std::strerror(errno);
+	struct Unmount {
+		const char *a, *b;
+		~Unmount()
+		{
+			::umount2(a, MNT_DETACH);
+			::umount2(b, MNT_DETACH);
+			::rmdir(a);
+			::rmdir(b);
+		}
+	} unmount{dir_v, dir_t};
+	const std::string victim = std::string(dir_v) + "/victim";
+	{
+		Fd v(::open(victim.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+		ASSERT_TRUE(v);
+	}
+	struct stat vst{};
+	ASSERT_EQ(::stat(victim.c_str(), &vst), 0);
+	std::string twin;
+	for (int i = 0; i < 1000 && twin.empty(); i++) {
+		const std::string f = std::string(dir_t) + "/f" + std::to_string(i);
+		Fd t(::open(f.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0666));
+		ASSERT_TRUE(t);
+		struct stat st{};
+		ASSERT_EQ(::fstat(t.get(), &st), 0);
+		if (st.st_ino == vst.st_ino)
+			twin = f;
+	}
+	ASSERT_FALSE(twin.empty()) << "no inode-number twin of " << vst.st_ino;
+	ASSERT_EQ(::chown(twin.c_str(), kOtherUid, kOtherUid), 0);
+
+	// The attacker's read-only descriptor of the victim, opened before the
+	// watch (the child inherits it); then any open, write, truncate or
+	// attribute change of the victim from now on.
+	Fd victim_ro(::open(victim.c_str(), O_RDONLY | O_CLOEXEC));
+	ASSERT_TRUE(victim_ro);
+	Fd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+	ASSERT_TRUE(in);
+	ASSERT_GE(::inotify_add_watch(in.get(), victim.c_str(), IN_OPEN | IN_MODIFY | IN_ATTRIB), 0);
+
+	constexpr int kRounds = 4000;
+	int report[2];
+	ASSERT_EQ(::pipe(report), 0);
+	const pid_t child = ::fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		// The attacker: another uid, a session of its own; N is a
+		// number of its table that a second thread keeps swapping.
+		::close(report[0]);
+		int counts[4] = {0, 0, 0, 0};  // 0 (accepted), EBADF, EINVAL, other
+		const int vfd = victim_ro.get();
+		if (::setgid(kOtherUid) != 0 || ::setuid(kOtherUid) != 0)
+			_exit(100);
+		const int tfd = ::open(twin.c_str(), O_RDWR | O_CLOEXEC);
+		const int dev = ::open(daemon_.path().c_str(), O_RDWR | O_CLOEXEC);
+		if (tfd < 0 || dev < 0 || init_session(dev) != 0)
+			_exit(101);
+		const int n = ::fcntl(vfd, F_DUPFD_CLOEXEC, 500);
+		if (n < 0)
+			_exit(102);
+		std::atomic<bool> stop{false};
+		std::thread swapper([&] {
+			while (!stop.load()) {
+				(void)::dup3(tfd, n, O_CLOEXEC);
+				(void)::dup3(vfd, n, O_CLOEXEC);
+			}
+		});
+		for (int i = 0; i < kRounds; i++) {
+			const Alloc a = alloc_memfd(dev, kMiB, 1, n);
+			counts[a.err == 0 ? 0 : a.err == EBADF ? 1 : a.err == EINVAL ? 2 : 3]++;
+				if (a.err == 0)
+				(void)free_handle(dev, a.handle);
+		}
+		stop.store(true);
+		swapper.join();
+		(void)!::write(report[1], counts, sizeof(counts));
+		_exit(0);
+	}
+	::close(report[1]);
+	int counts[4] = {-1, -1, -1, -1};
+	const ssize_t got = ::read(report[0], counts, sizeof(counts));
+	::close(report[0]);
+	int status = 0;
+	ASSERT_EQ(::waitpid(child, &status, 0), child);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		<< "the attacker could not set up (status " << status << ")";
+	ASSERT_EQ(got, static_cast<ssize_t>(sizeof(counts)));
+	std::printf("[          ] %d ALLOCs racing a swap of victim/twin: %d accepted, %d EBADF, "
+		    "%d EINVAL, %d other\n",
+		    kRounds, counts[0], counts[1], counts[2], counts[3]);
+
+	char ev[4096];
+	const ssize_t evlen = ::read(in.get(), ev, sizeof(ev));
+	int events = 0;
+	for (ssize_t off = 0; evlen > 0 && off < evlen;) {
+		const auto *e = reinterpret_cast<const struct inotify_event *>(ev + off);
+		ADD_FAILURE() << "the victim was " << (e->mask & IN_OPEN ? "opened" : "")
+			      << (e->mask & IN_MODIFY ? " written/truncated" : "")
+			      << (e->mask & IN_ATTRIB ? " changed (attributes)" : "");
+		events++;
+		off += static_cast<ssize_t>(sizeof(*e) + e->len);
+	}
+	EXPECT_EQ(events, 0);
+	struct stat after{};
+	ASSERT_EQ(::stat(victim.c_str(), &after), 0);
+	EXPECT_EQ(after.st_size, 0) << "the victim was truncated";
+	EXPECT_EQ(after.st_blocks, 0);
+	EXPECT_EQ(after.st_mtim.tv_sec, vst.st_mtim.tv_sec);
+	EXPECT_EQ(after.st_mtim.tv_nsec, vst.st_mtim.tv_nsec);
+	EXPECT_EQ(after.st_ctim.tv_nsec, vst.st_ctim.tv_nsec);
+	EXPECT_EQ(counts[0], 0) << "neither file is a sealed memfd: nothing may be accepted";
+	EXPECT_EQ(counts[3], 0) << "answers other than EBADF/EINVAL";
 	expect_back_to_base();
 	expect_alive();
 }
