@@ -26,6 +26,9 @@
 //                                  (a read-only victim / its inode-number
 //                                  twin) between the daemon's two lookups
 //                                  got the victim reopened O_RDWR, truncated
+//   FailedOpenReplyLeavesNoSession a reply to OPEN that fails with anything
+//                                  but -ENOENT leaked the session (fault
+//                                  injected: an LD_PRELOAD shim)
 //   ClientCanMoveItsOwnPages       (documented, not prevented) mbind + punch
 //                                  + refault puts a page elsewhere; the count
 //                                  stays an upper bound, FREE takes it too
@@ -753,6 +756,50 @@ TEST_F(CuseAttack, SwappedDescriptorNeverReachesTheVictim)
 	EXPECT_EQ(counts[3], 0) << "answers other than EBADF/EINVAL";
 	expect_back_to_base();
 	expect_alive();
+}
+
+// ---- 10. a failed reply to OPEN --------------------------------------------
+
+// When fuse_reply_open() fails, the kernel never learns of the file and no
+// release will come: the daemon must drop the session it created for it.
+// It used to do so only for -ENOENT (an interrupted open). A shim preloaded
+// into a private daemon makes the reply of every O_NONBLOCK open fail with
+// -EIO (the client is told EIO); afterwards no session may be left.
+TEST_F(CuseAttack, FailedOpenReplyLeavesNoSession)
+{
+#ifndef EMUCXL_REPLY_OPEN_FAIL
+	GTEST_SKIP() << "built without the reply_open_fail shim";
+#else
+	if (::access(EMUCXL_REPLY_OPEN_FAIL, R_OK) != 0)
+		GTEST_SKIP() << "no " << EMUCXL_REPLY_OPEN_FAIL << " (build the tests)";
+	const char *old = std::getenv("LD_PRELOAD");
+	const std::string saved = old ? old : "";
+	ASSERT_EQ(::setenv("LD_PRELOAD", EMUCXL_REPLY_OPEN_FAIL, 1), 0);
+	start();
+	if (saved.empty())
+		::unsetenv("LD_PRELOAD");
+	else
+		::setenv("LD_PRELOAD", saved.c_str(), 1);
+	const std::uint32_t sessions = stats().sessions;  // ours
+	constexpr int kOpens = 50;
+	int eio = 0;
+	for (int i = 0; i < kOpens; i++) {
+		const int fd = ::open(daemon_.path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			::close(fd);
+			continue;
+		}
+		if (errno == EIO)
+			eio++;
+	}
+	ASSERT_EQ(eio, kOpens) << "the shim did not fail the replies (is it preloaded?)";
+	const std::uint32_t after = stats().sessions;
+	EXPECT_EQ(after, sessions) << (after - sessions)
+				   << " sessions left behind by opens whose reply failed";
+	EXPECT_TRUE(Fd(::open(daemon_.path().c_str(), O_RDWR | O_CLOEXEC))) << "plain opens work";
+	expect_back_to_base();
+	expect_alive();
+#endif
 }
 
 // ---- 7. placement is the client's to break ---------------------------------
