@@ -34,7 +34,7 @@
 //                                  stays an upper bound, FREE takes it too
 //
 // Needs root, /dev/cuse and userfaultfd: runs in the vm/ guest
-// (tests/vm/device_attacks.sh), skips elsewhere.
+// (tests/vm/cuse_attacks.sh), skips elsewhere.
 #include <gtest/gtest.h>
 #include <linux/userfaultfd.h>
 #include <numaif.h>

@@ -4,7 +4,9 @@
 # private emucxl-cused daemons (tests/cuse/cuse_attack_test.cpp): pages kept
 # after FREE through a late write seal, the memfd inode lock held across
 # ALLOC and FREE, requests in flight, vm.max_map_count exhaustion by one uid,
-# quotas, one capacity per physical node, a thread with its own fd table.
+# quotas, one capacity per physical node, a thread with its own fd table,
+# descriptor N swapped between a victim and its inode-number twin while
+# ALLOC runs, a failed reply to OPEN (fault injected into the daemon).
 # Each checks that the attacker fails and another uid is still served. The
 # shared daemon is not touched, and is checked idle afterwards.
 set -uo pipefail
