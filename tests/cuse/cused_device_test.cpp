@@ -3,7 +3,7 @@
 // (backends/cuse/daemon/device.cpp, memfd_region.cpp) driven directly, with
 // this process as the client: no CUSE needed, so this runs on any host,
 // on whatever NUMA node 0 is. The same requests through a real CUSE device,
-// across processes and on a two-node machine, are cuse_abi_test.cpp's job.
+// across processes and on a two-node machine, are tests/abi/abi_test.cpp's job.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
