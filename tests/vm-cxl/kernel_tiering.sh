@@ -18,46 +18,25 @@
 source "$(dirname "$0")/cxl.lib"
 tiering=$(dirname "$0")/../../vm/guest/kernel-tiering
 lib=$EMUCXL_BUILD_DIR/core/libemucxl.so
-hold=$(dirname "$0")/hold.py
 secs=40
 [[ -f $lib ]] || cxl_skip "no $lib: build the project first"
 
 vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 bash "$tiering" on || cxl_fail "vm/guest/kernel-tiering on failed on the CXL guest"
-dir=$(mktemp -d)
-trap 'bash "$tiering" off >/dev/null; pkill -f "$hold" 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'bash "$tiering" off >/dev/null; cxl_clients_done' EXIT
 promoted0=$(vmstat pgpromote_success) hinted0=$(vmstat numa_hint_faults)
 
-# Each client: hold.py TARGET 8 NODE $secs, stdin a fifo held open in fd[NAME].
-declare -A pid fd
-start() {
-  local name=$1 target=$2 node=$3 f
-  shift 3
-  mkfifo "$dir/$name.in"
-  env "$@" python3 "$hold" "$target" 8 "$node" "$secs" <"$dir/$name.in" >"$dir/$name.out" 2>&1 &
-  pid[$name]=$!
-  exec {f}>"$dir/$name.in"
-  fd[$name]=$f
-}
-start plain plain "$CXL_NODE"
-start mbind "$lib" 1 EMUCXL_BACKEND=mbind
-[[ -c /dev/emucxl ]] && start kmod "$lib" 1 EMUCXL_BACKEND=kmod EMUCXL_DEVICE=/dev/emucxl
-[[ -c /dev/emucxl-cuse ]] && start cuse "$lib" 1 EMUCXL_BACKEND=cuse EMUCXL_DEVICE=/dev/emucxl-cuse
-for name in "${!pid[@]}"; do
-  for _ in $(seq $(((secs + 120) * 10))); do
-    grep -q held "$dir/$name.out" && break
-    kill -0 "${pid[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  grep -q held "$dir/$name.out" || cxl_fail "the $name client did not get through its $secs s: $(cat "$dir/$name.out")"
-done
+# Each client holds 8 MiB on the CXL node and reads it for $secs s.
+cxl_client_start plain plain 8 "$CXL_NODE" "$secs"
+cxl_client_start mbind "$lib" 8 1 "$secs" EMUCXL_BACKEND=mbind
+[[ -c /dev/emucxl ]] && cxl_client_start kmod "$lib" 8 1 "$secs" EMUCXL_BACKEND=kmod EMUCXL_DEVICE=/dev/emucxl
+[[ -c /dev/emucxl-cuse ]] &&
+  cxl_client_start cuse "$lib" 8 1 "$secs" EMUCXL_BACKEND=cuse EMUCXL_DEVICE=/dev/emucxl-cuse
+for name in "${!cxl_client_pid[@]}"; do cxl_client_wait "$name" $((secs + 120)); done
 declare -A where
-for name in "${!pid[@]}"; do
-  f=${fd[$name]}
-  echo >&"$f"
-  exec {f}>&-
-  wait "${pid[$name]}" || cxl_fail "the $name client failed: $(cat "$dir/$name.out")"
-  where[$name]=$(tail -n1 "$dir/$name.out")
+for name in "${!cxl_client_pid[@]}"; do
+  cxl_client_finish "$name"
+  where[$name]=$CXL_CLIENT_RESULT
   cxl_say "$name: ${where[$name]}"
   [[ ${where[$name]} == intact\ nodes=* ]] || cxl_fail "the $name client's data: ${where[$name]}"
 done

@@ -52,34 +52,12 @@ kmod_say "offlining with a client holding 64 MiB: refused in ${secs} s ($CXL_ONL
 daxctl online-memory $([[ $CXL_ONLINE == normal ]] && echo --no-movable) dax0.0 >/dev/null 2>&1
 
 # user_hold_start DRIVER: a client of DRIVER (mbind, cuse) holding 32 MiB on
-# logical node 1 through tests/vm-cxl/hold.py, its stdin a fifo kept open
-# in user_fd[DRIVER]; user_hold_finish DRIVER lets it check its data and
-# say where its pages are now (in user_result).
-declare -A user_pid user_fd
-user_dir=$(mktemp -d)
+# logical node 1 (tests/vm-cxl/hold.py through cxl.lib), with pages there.
 user_hold_start() {
-  local d=$1 fd
-  mkfifo "$user_dir/$d.in"
-  EMUCXL_BACKEND=$d python3 "$(dirname "$0")/hold.py" "$EMUCXL_BUILD_DIR/core/libemucxl.so" 32 1 \
-    <"$user_dir/$d.in" >"$user_dir/$d.out" 2>&1 &
-  user_pid[$d]=$!
-  exec {fd}>"$user_dir/$d.in"
-  user_fd[$d]=$fd
-  for _ in $(seq 600); do
-    grep -q held "$user_dir/$d.out" && break
-    kill -0 "${user_pid[$d]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  grep -q held "$user_dir/$d.out" || kmod_fail "a $d client holding 32 MiB did not start: $(cat "$user_dir/$d.out")"
-  grep -q "N$CXL_NODE=" /proc/"${user_pid[$d]}"/numa_maps ||
-    kmod_fail "the $d client's numa_maps shows no page on node $CXL_NODE"
-}
-user_hold_finish() {
-  local d=$1 fd=${user_fd[$1]}
-  echo >&"$fd"
-  exec {fd}>&-
-  wait "${user_pid[$d]}" || kmod_fail "the $d client failed: $(cat "$user_dir/$d.out")"
-  user_result=$(tail -n1 "$user_dir/$d.out")
+  cxl_client_start "$1" "$EMUCXL_BUILD_DIR/core/libemucxl.so" 32 1 0 EMUCXL_BACKEND="$1"
+  cxl_client_wait "$1" 60
+  grep -q "N$CXL_NODE=" /proc/"${cxl_client_pid[$1]}"/numa_maps ||
+    kmod_fail "the $1 client's numa_maps shows no page on node $CXL_NODE"
 }
 
 # 2. Without emucxl.ko clients: offlining succeeds, with mbind and cuse
@@ -89,8 +67,8 @@ kmod_expect_idle
 user_hold_start mbind
 user_hold_start cuse
 if ! out=$(timeout 120 daxctl offline-memory dax0.0 2>&1); then
-  user_hold_finish mbind
-  user_hold_finish cuse
+  cxl_client_finish mbind
+  cxl_client_finish cuse
   # Normal memory also takes the kernel's own unmovable allocations (that is
   # why daxctl onlines movable by default): not emucxl's doing.
   [[ $CXL_ONLINE == normal ]] || kmod_fail "offlining with no client failed: $out"
@@ -103,14 +81,14 @@ if ! out=$(timeout 120 daxctl offline-memory dax0.0 2>&1); then
 fi
 [[ $(cxl_online_mib) == 0 ]] || kmod_fail "node $CXL_NODE still has $(cxl_online_mib) MiB online"
 for d in mbind cuse; do
-  user_hold_finish "$d"
-  got=$user_result
+  cxl_client_finish "$d"
+  got=$CXL_CLIENT_RESULT
   [[ $got == intact\ nodes=* ]] || kmod_fail "the $d client's data after offlining: $got"
   [[ ,${got#*nodes=}, == *,"$CXL_NODE":* || ${got#*nodes=} == *-* ]] &&
     kmod_fail "the $d client still has pages on the offline node $CXL_NODE, or pages without a node: $got"
   kmod_say "offlining with a $d client holding 32 MiB: its pages moved ($got): ok"
 done
-rm -rf "$user_dir"
+cxl_clients_done
 out=$(timeout 10 "$KMOD_ABI_TEST" --hold 1 1 2>&1 </dev/null)
 grep -q held <<<"$out" && kmod_fail "an allocation on the offline CXL node succeeded"
 grep -q 'Cannot allocate memory' <<<"$out" || kmod_fail "allocating on the offline node did not fail with ENOMEM: $out"
