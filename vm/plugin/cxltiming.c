@@ -13,31 +13,41 @@
  *     after a stream's last miss, or the first line of a 4 KiB page when a
  *     stream just left the last line of a page: consecutive virtual pages
  *     are rarely consecutive guest-physical pages) is what hardware prefetch
- *     overlaps: it pays the line's transfer time at the node's bandwidth
- *     (64 B / GB/s). STREAMS streams per node are tracked, LRU-replaced;
+ *     overlaps: its transfer occupies the node's channel for the line's
+ *     time at the node's bandwidth (64 B / GB/s), and the vCPU waits only
+ *     until its line has arrived. Prefetch keeps up to PREFETCH_LINES
+ *     transfers in flight ahead of the loads, so time the vCPU spent on
+ *     other work (compute, a TLB refill, the host taking the CPU away) is
+ *     time the channel kept transferring, up to that depth: a stream runs
+ *     at the node's bandwidth or at its own compute speed, whichever is
+ *     slower, and never faster than the bandwidth over any stretch longer
+ *     than PREFETCH_LINES lines. STREAMS streams per node are tracked,
+ *     LRU-replaced;
  *   - a dirty line evicted pays its write-back's transfer time at its node's
- *     bandwidth.
+ *     bandwidth: on the victim's channel for a streamed miss (a store stream
+ *     moves twice the bytes), added to the latency for a latency miss.
  * The charge is real time: the vCPU spins until it is paid, so every clock
  * the guest has (TSC, HPET, ...) sees it. TCG itself already spends time
- * between misses; that time counts towards the charge, up to a cap that
- * starts at lat_overhead/line_overhead (1.5x what vm/run's per-run
+ * between misses. For a latency miss that time counts towards the charge up
+ * to a cap that starts at lat_overhead (1.5x what vm/run's per-run
  * calibration boot with inject=0 measured) and follows TCG's own time per
  * miss as the run measures it (struct own_cost; adapt=0 keeps it fixed), so
  * a dependent load costs the profile's latency however fast or loaded the
- * host is at that moment, as long as TCG alone is faster than the target.
+ * host is at that moment, as long as TCG alone is faster than the target;
+ * beyond the cap it is compute, which a dependent load does not overlap.
  * Where TCG alone is slower than the profile's local latency, vm/run passes
  * scale > 1: latencies are then stretched by the same factor on both tiers
  * (ratios stay the profile's); bandwidths are absolute.
  *
  * Arguments (key=value): remote=START-END (hex guest-physical range of the
  * remote node, repeatable), local_ns, remote_ns, local_gbs, remote_gbs,
- * scale, lat_overhead (ns), line_overhead (ns), llc_kib (default 2048),
+ * scale, lat_overhead (ns), llc_kib (default 2048),
  * ways (default 16), inject (1, or 0 to model without delaying), adapt (1,
  * or 0 for a fixed cap), report=PATH.
- * At exit it writes per-node miss counts, how many misses found TCG slower
- * than the cap (the host was busy: those misses cost more than the profile
- * says) and the range the caps took, as one line to PATH (vm/run prints
- * it) and QEMU's log.
+ * At exit it writes per-node miss counts, how many latency misses found TCG
+ * slower than the cap (compute before them, or a busy host: those misses
+ * cost more than the profile says) and the range the cap took, as one line
+ * to PATH (vm/run prints it) and QEMU's log.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,14 +65,19 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define MAX_VCPUS 64
 #define STREAMS 8     /* concurrent sequential streams tracked per node */
 #define PAGE_LINES 64 /* lines in a 4 KiB page */
+/*
+ * How far prefetch runs ahead of a stream's loads, in lines: what a
+ * channel may have transferred while the vCPU was busy elsewhere. 16 lines
+ * (1 KiB) is a typical L2 streamer's reach on current server cores.
+ */
+#define PREFETCH_LINES 16
 
 enum { LOCAL = 0, REMOTE = 1, NODES = 2 };
-enum { LATENCY = 0, STREAM = 1, KINDS = 2 }; /* what a miss pays */
 
 /*
  * The host's speed drifts over minutes (a busy neighbour, frequency), and
  * a cap from a calibration boot minutes earlier would then be wrong. So each
- * vCPU keeps measuring TCG's own time per miss of each kind: every OWN_WINDOW
+ * vCPU keeps measuring TCG's own time per latency miss: every OWN_WINDOW
  * misses, the cap becomes OWN_CAP_FACTOR times the window's OWN_PERCENTILE
  * (a low percentile: misses that follow compute are slower, back-to-back
  * misses show what TCG alone costs), bounded to [1/OWN_CAP_BOUND,
@@ -94,7 +109,7 @@ static struct {
 	double lat_ns[NODES];  /* idle latency */
 	double line_ns[NODES]; /* one line at the node's bandwidth */
 	double scale;
-	double lat_overhead, line_overhead;
+	double lat_overhead;
 	unsigned sets, ways;
 	int inject, adapt;
 	char report[512];
@@ -110,9 +125,10 @@ struct vcpu {
 	uint64_t stream_last[NODES][STREAMS]; /* last line of each stream */
 	uint32_t stream_stamp[NODES][STREAMS];
 	double last_end;   /* CLOCK_MONOTONIC ns when the previous miss was paid */
-	struct own_cost own[KINDS]; /* TCG's own time per miss, as it is now */
+	double channel_free[NODES]; /* when this vCPU's transfers on each node end */
+	struct own_cost own; /* TCG's own time per latency miss, as it is now */
 	uint64_t misses[NODES], streams[NODES], writebacks[NODES];
-	uint64_t over_cap; /* misses whose own TCG time exceeded the cap */
+	uint64_t over_cap; /* latency misses whose own TCG time exceeded the cap */
 	uint64_t accesses;
 };
 
@@ -164,33 +180,63 @@ static void own_record(struct own_cost *c, double own_ns, double calibrated)
 	c->n = 0;
 }
 
-/*
- * Charge one miss: the time since the previous miss ended (TCG's own work,
- * at most the current cap) counts towards it, the rest is spun away.
- * Spinning, because sleeping is far coarser than these delays. A pointer
- * chase therefore takes the target per load whatever the host's load is, as
- * long as TCG alone stays under the cap. The spin's overshoot (one clock
- * read) counts towards the next miss, so it does not add up.
- */
-static void charge(struct vcpu *v, int kind, double target_ns)
+/* Spin until @until (sleeping is far coarser than these delays). */
+static void wait_until(struct vcpu *v, double now, double until)
 {
-	struct own_cost *c = &v->own[kind];
-	double now = now_ns(), own = now - v->last_end, until;
-
-	if (cfg.adapt)
-		own_record(c, own, kind == LATENCY ? cfg.lat_overhead : cfg.line_overhead);
-	if (own > c->cap) {
-		own = c->cap;
-		v->over_cap++;
-	}
-	until = now + target_ns - own;
 	if (!cfg.inject || now >= until) {
 		v->last_end = now;
 		return;
 	}
 	while (now < until)
 		now = now_ns();
+	/* The overshoot (one clock read) counts towards the next miss. */
 	v->last_end = until;
+}
+
+/*
+ * Charge a latency miss: the time since the previous miss ended (TCG's own
+ * work) counts towards it up to the current cap, the rest is spun away. A
+ * pointer chase then takes the target per load whatever the host's load
+ * is, as long as TCG alone stays under the cap; compute before a dependent
+ * load (beyond the cap) adds to it, as on hardware.
+ */
+static void charge_latency(struct vcpu *v, double target_ns)
+{
+	struct own_cost *c = &v->own;
+	double now = now_ns(), own = now - v->last_end;
+
+	if (cfg.adapt)
+		own_record(c, own, cfg.lat_overhead);
+	if (own > c->cap) {
+		own = c->cap;
+		v->over_cap++;
+	}
+	wait_until(v, now, now + target_ns - own);
+}
+
+/*
+ * Queue one line's transfer on @node's channel, which prefetch kept busy
+ * at most PREFETCH_LINES lines back from now; returns when it ends.
+ */
+static double transfer(struct vcpu *v, int node, double now)
+{
+	double ahead = now - PREFETCH_LINES * cfg.line_ns[node];
+
+	if (v->channel_free[node] < ahead)
+		v->channel_free[node] = ahead;
+	v->channel_free[node] += cfg.line_ns[node];
+	return v->channel_free[node];
+}
+
+/* Charge a streamed miss (and its write-back): wait until its line is in. */
+static void charge_stream(struct vcpu *v, int node, int wb_node)
+{
+	double now = now_ns(), done;
+
+	if (wb_node >= 0)
+		transfer(v, wb_node, now); /* posted: it only occupies the channel */
+	done = transfer(v, node, now);
+	wait_until(v, now, done);
 }
 
 /*
@@ -241,11 +287,11 @@ static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 			victim = w;
 		}
 	}
-	double wb_ns = 0;
+	int wb_node = -1;
 
 	if (v->tag[victim] && v->dirty[victim]) {
-		v->writebacks[v->node[victim]]++;
-		wb_ns = cfg.line_ns[v->node[victim]];
+		wb_node = v->node[victim];
+		v->writebacks[wb_node]++;
 	}
 	v->tag[victim] = line + 1;
 	v->stamp[victim] = ++v->clock;
@@ -255,9 +301,9 @@ static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 	v->misses[node]++;
 	if (continues_stream(v, node, line)) {
 		v->streams[node]++;
-		charge(v, STREAM, cfg.line_ns[node] + wb_ns);
+		charge_stream(v, node, wb_node);
 	} else {
-		charge(v, LATENCY, cfg.lat_ns[node] + wb_ns);
+		charge_latency(v, cfg.lat_ns[node] + (wb_node >= 0 ? cfg.line_ns[wb_node] : 0));
 	}
 }
 
@@ -311,17 +357,14 @@ static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
 	for (int n = 0; n < NODES; n++)
 		for (int i = 0; i < STREAMS; i++)
 			v->stream_last[n][i] = UINT64_MAX - 1;
-	v->own[LATENCY].cap = cfg.lat_overhead;
-	v->own[STREAM].cap = cfg.line_overhead;
-	for (int k = 0; k < KINDS; k++)
-		v->own[k].min_cap = v->own[k].max_cap = v->own[k].cap;
+	v->own.cap = cfg.lat_overhead;
+	v->own.min_cap = v->own.max_cap = v->own.cap;
 }
 
 static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
 {
 	uint64_t m[NODES] = { 0 }, s[NODES] = { 0 }, wb[NODES] = { 0 }, acc = 0, oc = 0;
-	double lo[KINDS] = { cfg.lat_overhead, cfg.line_overhead };
-	double hi[KINDS] = { cfg.lat_overhead, cfg.line_overhead };
+	double lo = cfg.lat_overhead, hi = cfg.lat_overhead;
 	char buf[768];
 
 	(void)id;
@@ -334,21 +377,18 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
 		}
 		acc += vcpus[c].accesses;
 		oc += vcpus[c].over_cap;
-		for (int k = 0; k < KINDS && vcpus[c].accesses; k++) {
-			if (vcpus[c].own[k].min_cap < lo[k])
-				lo[k] = vcpus[c].own[k].min_cap;
-			if (vcpus[c].own[k].max_cap > hi[k])
-				hi[k] = vcpus[c].own[k].max_cap;
-		}
+		if (vcpus[c].accesses && vcpus[c].own.min_cap < lo)
+			lo = vcpus[c].own.min_cap;
+		if (vcpus[c].accesses && vcpus[c].own.max_cap > hi)
+			hi = vcpus[c].own.max_cap;
 	}
 	snprintf(buf, sizeof(buf),
 		 "cxltiming: %" PRIu64 " accesses; node0 misses %" PRIu64 " (%" PRIu64
 		 " streaming) write-backs %" PRIu64 "; node1 misses %" PRIu64 " (%" PRIu64
 		 " streaming) write-backs %" PRIu64 "; %" PRIu64
-		 " misses found TCG slower than the cap; cap per latency miss %.0f-%.0f ns,"
-		 " per streamed line %.0f-%.0f ns (calibrated %.0f, %.0f)\n",
-		 acc, m[0], s[0], wb[0], m[1], s[1], wb[1], oc, lo[LATENCY], hi[LATENCY],
-		 lo[STREAM], hi[STREAM], cfg.lat_overhead, cfg.line_overhead);
+		 " latency misses found TCG slower than the cap; cap per latency miss"
+		 " %.0f-%.0f ns (calibrated %.0f)\n",
+		 acc, m[0], s[0], wb[0], m[1], s[1], wb[1], oc, lo, hi, cfg.lat_overhead);
 	qemu_plugin_outs(buf);
 	if (cfg.report[0]) {
 		FILE *f = fopen(cfg.report, "w");
@@ -414,8 +454,6 @@ static int parse_arg(const char *arg)
 		cfg.scale = d;
 	else if (!strcmp(key, "lat_overhead"))
 		cfg.lat_overhead = d;
-	else if (!strcmp(key, "line_overhead"))
-		cfg.line_overhead = d;
 	else if (!strcmp(key, "llc_kib") && d >= 64 && d <= 1 << 20)
 		cfg.sets = (unsigned)d; /* turned into sets below */
 	else if (!strcmp(key, "ways") && d >= 1 && d <= 64)
