@@ -25,6 +25,7 @@ vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 bash "$tiering" on || cxl_fail "vm/guest/kernel-tiering on failed on the CXL guest"
 trap 'bash "$tiering" off >/dev/null; cxl_clients_done' EXIT
 promoted0=$(vmstat pgpromote_success) hinted0=$(vmstat numa_hint_faults)
+ptes0=$(vmstat numa_pte_updates)
 
 # Each client holds 8 MiB on the CXL node and reads it for $secs s.
 cxl_client_start plain plain 8 "$CXL_NODE" "$secs"
@@ -41,7 +42,8 @@ for name in "${!cxl_client_pid[@]}"; do
   [[ ${where[$name]} == intact\ nodes=* ]] || cxl_fail "the $name client's data: ${where[$name]}"
 done
 promoted=$(($(vmstat pgpromote_success) - promoted0)) hinted=$(($(vmstat numa_hint_faults) - hinted0))
-cxl_say "pgpromote_success +$promoted during the run ($(bash "$tiering" status))"
+ptes=$(($(vmstat numa_pte_updates) - ptes0))
+cxl_say "numa_pte_updates +$ptes, pgpromote_success +$promoted during the run ($(bash "$tiering" status))"
 
 pages=$((8 << 8))
 for name in mbind kmod cuse; do
@@ -50,7 +52,8 @@ for name in mbind kmod cuse; do
     cxl_fail "emucxl's $name memory did not stay on the CXL node $CXL_NODE under kernel tiering: ${where[$name]}"
 done
 cxl_say "emucxl's placement under kernel tiering: every page still on node $CXL_NODE: ok"
-# The switch works: NUMA balancing scanned the slow tier (hinting faults).
+# The switch works: NUMA balancing scanned the slow tier (hinting faults;
+# kernel-tiering shortens the scan periods to TCG's pace, see there).
 # Whether a page is then promoted depends on how soon after the scan it is
 # touched (the kernel's hot threshold, 1 s), which a loaded host can stretch
 # past: reported, not asserted (measured on an idle host: 512 of 4,096).
