@@ -41,7 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-
 # emucxl.ko with a 64 MiB remote capacity on the CXL node.
 if [[ -c /dev/emucxl ]]; then
   kmod_setup --need-abi-test
