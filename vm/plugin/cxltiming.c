@@ -42,7 +42,7 @@
  * Arguments (key=value): remote=START-END (hex guest-physical range of the
  * remote node, repeatable), local_ns, remote_ns, local_gbs, remote_gbs,
  * scale, lat_overhead (ns), llc_kib (default 2048),
- * ways (default 16), inject (1, or 0 to model without delaying), adapt (1,
+ * ways (default 16, at most 16), inject (1, or 0 to model without delaying), adapt (1,
  * or 0 for a fixed cap), report=PATH.
  * At exit it writes per-node miss counts, how many latency misses found TCG
  * slower than the cap (compute before them, or a busy host: those misses
@@ -60,6 +60,7 @@
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 #define LINE_SHIFT 6
+#define MAX_WAYS 16 /* a way's recency rank fits a nibble */
 #define LINE_BYTES (1u << LINE_SHIFT) /* 64 B */
 #define MAX_RANGES 4
 #define MAX_VCPUS 64
@@ -110,18 +111,38 @@ static struct {
 	double line_ns[NODES]; /* one line at the node's bandwidth */
 	double scale;
 	double lat_overhead;
-	unsigned sets, ways;
+	unsigned sets, set_bits, ways;
+	unsigned hash_shift; /* set = (line ^ line >> hash_shift) & (sets - 1) */
 	int inject, adapt;
 	char report[512];
 } cfg = { .scale = 1.0, .ways = 16, .inject = 1, .adapt = 1 };
 
+/*
+ * One set of the modelled cache, in two host cache lines: a random miss
+ * (a pointer chase) then costs the host two cache misses, not one per array.
+ * tag[w] is the line's number without the set's bits, plus one (0: empty).
+ * order lists the ways from most to least recently used, a nibble each
+ * (nibble 0 the MRU, nibble ways-1 the LRU: the victim). dirty and remote
+ * hold a bit per way: the line was written; it is node 1's.
+ */
+struct set {
+	uint32_t tag[MAX_WAYS];
+	uint64_t order;
+	uint16_t dirty, remote;
+} __attribute__((aligned(128)));
+
 /* One vCPU's cache and clock; touched only by that vCPU's thread. */
 struct vcpu {
-	uint64_t *tag;     /* sets*ways: line number + 1, 0 = empty */
-	uint32_t *stamp;   /* LRU age of each way */
-	uint8_t *dirty;
-	uint8_t *node;     /* which node a cached line belongs to */
-	uint32_t clock;    /* LRU clock */
+	struct set *set;   /* cfg.sets of them */
+	uint32_t clock;    /* miss counter: the streams' LRU clock */
+	/*
+	 * The line of the previous access and whether it is dirty: an access
+	 * to the same line again (the next field, the next word of a stream,
+	 * the stack) finds it most recently used already, so the set need not
+	 * be searched (most accesses take this path).
+	 */
+	uint64_t last_line;
+	bool last_dirty;
 	uint64_t stream_last[NODES][STREAMS]; /* last line of each stream */
 	uint32_t stream_stamp[NODES][STREAMS];
 	double last_end;   /* CLOCK_MONOTONIC ns when the previous miss was paid */
@@ -269,35 +290,65 @@ static bool continues_stream(struct vcpu *v, int node, uint64_t line)
 	return false;
 }
 
+/* The recency rank of way @w in @order (SWAR: the lowest nibble equal to w). */
+static inline unsigned rank_of(uint64_t order, unsigned w)
+{
+	const uint64_t ones = 0x1111111111111111ull;
+	uint64_t x = order ^ (ones * w);
+
+	return (unsigned)__builtin_ctzll((x - ones) & ~x & (ones << 3)) / 4;
+}
+
+/* @order with the way at rank @r moved to the front (most recently used). */
+static inline uint64_t to_front(uint64_t order, unsigned r)
+{
+	uint64_t w = (order >> (4 * r)) & 15;
+	uint64_t below = order & ((1ull << (4 * r)) - 1);
+	uint64_t above = r + 1 < MAX_WAYS ? order >> (4 * (r + 1)) << (4 * (r + 1)) : 0;
+
+	return above | below << 4 | w;
+}
+
 /* Look a line up; on a miss, fill it (evicting LRU) and charge memory. */
 static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 {
-	unsigned set = (unsigned)((line ^ (line >> 17)) & (cfg.sets - 1));
-	size_t base = (size_t)set * cfg.ways, victim = base;
-	uint32_t oldest = UINT32_MAX;
+	const unsigned ways = cfg.ways;
+	struct set *set = &v->set[(line ^ (line >> cfg.hash_shift)) & (cfg.sets - 1)];
+	const uint64_t high = line >> cfg.set_bits;
+	const uint32_t key = (uint32_t)high + 1;
+	unsigned w, r;
 
-	for (size_t w = base; w < base + cfg.ways; w++) {
-		if (v->tag[w] == line + 1) {
-			v->stamp[w] = ++v->clock;
-			v->dirty[w] |= store;
+	if (line == v->last_line && (v->last_dirty || !store))
+		return; /* already the most recently used line of its set */
+	v->last_line = line;
+	if (high >= UINT32_MAX) { /* beyond 2^(38 + set bits) bytes: not modelled */
+		v->last_line = UINT64_MAX;
+		return;
+	}
+	for (w = 0; w < ways; w++) {
+		if (set->tag[w] == key) {
+			set->order = to_front(set->order, rank_of(set->order, w));
+			set->dirty |= (uint16_t)(store << w);
+			v->last_dirty = set->dirty >> w & 1;
 			return;
 		}
-		if (v->stamp[w] < oldest) {
-			oldest = v->stamp[w];
-			victim = w;
-		}
 	}
+	/* A miss: the least recently used way is the victim. */
+	r = ways - 1;
+	w = (set->order >> (4 * r)) & 15;
 	int wb_node = -1;
 
-	if (v->tag[victim] && v->dirty[victim]) {
-		wb_node = v->node[victim];
+	if (set->tag[w] && (set->dirty >> w & 1)) {
+		wb_node = set->remote >> w & 1 ? REMOTE : LOCAL;
 		v->writebacks[wb_node]++;
 	}
-	v->tag[victim] = line + 1;
-	v->stamp[victim] = ++v->clock;
-	v->dirty[victim] = store;
-	v->node[victim] = (uint8_t)node;
+	set->tag[w] = key;
+	set->order = to_front(set->order, r);
+	set->dirty = (uint16_t)((set->dirty & ~(1u << w)) | (unsigned)store << w);
+	set->remote = (uint16_t)((set->remote & ~(1u << w)) | (unsigned)(node == REMOTE) << w);
+	v->last_dirty = store;
 
+	v->clock++;
 	v->misses[node]++;
 	if (continues_stream(v, node, line)) {
 		v->streams[node]++;
@@ -307,16 +358,22 @@ static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 	}
 }
 
-static void on_mem(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
-		   void *udata)
+/*
+ * The largest single guest memory access TCG makes on x86 (an AVX2 load or
+ * store: 32 bytes). An access that starts at most LINE_BYTES - MAX_ACCESS
+ * into its line cannot cross into the next one, so its size need not be
+ * asked for.
+ */
+#define MAX_ACCESS 32
+
+static inline void on_access(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
+			     bool store)
 {
 	struct qemu_plugin_hwaddr *hw = qemu_plugin_get_hwaddr(info, vaddr);
 	struct vcpu *v = &vcpus[cpu % MAX_VCPUS];
 	uint64_t pa, first, last;
-	bool store = qemu_plugin_mem_is_store(info);
 	int node;
 
-	(void)udata;
 	/* I/O regions (devices, a CXL window under TCG) are not RAM. */
 	if (!hw || qemu_plugin_hwaddr_is_io(hw))
 		return;
@@ -324,9 +381,25 @@ static void on_mem(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
 	node = node_of(pa);
 	v->accesses++;
 	first = pa >> LINE_SHIFT;
+	access_line(v, first, node, store);
+	if ((pa & (LINE_BYTES - 1)) <= LINE_BYTES - MAX_ACCESS)
+		return;
 	last = (pa + (1u << qemu_plugin_mem_size_shift(info)) - 1) >> LINE_SHIFT;
-	for (uint64_t l = first; l <= last; l++)
+	for (uint64_t l = first + 1; l <= last; l++)
 		access_line(v, l, node, store);
+}
+
+/* Loads and stores have callbacks of their own: no call asks which it is. */
+static void on_load(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+	(void)udata;
+	on_access(cpu, info, vaddr, false);
+}
+
+static void on_store(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+	(void)udata;
+	on_access(cpu, info, vaddr, true);
 }
 
 static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -334,29 +407,36 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	size_t n = qemu_plugin_tb_n_insns(tb);
 
 	(void)id;
-	for (size_t i = 0; i < n; i++)
-		qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_mem,
-						 QEMU_PLUGIN_CB_NO_REGS,
-						 QEMU_PLUGIN_MEM_RW, NULL);
+	for (size_t i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+
+		qemu_plugin_register_vcpu_mem_cb(insn, on_load, QEMU_PLUGIN_CB_NO_REGS,
+						 QEMU_PLUGIN_MEM_R, NULL);
+		qemu_plugin_register_vcpu_mem_cb(insn, on_store, QEMU_PLUGIN_CB_NO_REGS,
+						 QEMU_PLUGIN_MEM_W, NULL);
+	}
 }
 
 static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
 {
 	struct vcpu *v = &vcpus[cpu % MAX_VCPUS];
-	size_t n = (size_t)cfg.sets * cfg.ways;
+	uint64_t order = 0;
 
 	(void)id;
-	v->tag = calloc(n, sizeof(*v->tag));
-	v->stamp = calloc(n, sizeof(*v->stamp));
-	v->dirty = calloc(n, 1);
-	v->node = calloc(n, 1);
-	if (!v->tag || !v->stamp || !v->dirty || !v->node) {
+	v->set = aligned_alloc(_Alignof(struct set), (size_t)cfg.sets * sizeof(*v->set));
+	if (!v->set) {
 		fprintf(stderr, "cxltiming: out of memory for vCPU %u's cache model\n", cpu);
 		abort();
 	}
+	memset(v->set, 0, (size_t)cfg.sets * sizeof(*v->set));
+	for (unsigned w = 0; w < cfg.ways; w++)
+		order |= (uint64_t)w << (4 * w); /* empty ways, in any order */
+	for (unsigned i = 0; i < cfg.sets; i++)
+		v->set[i].order = order;
 	for (int n = 0; n < NODES; n++)
 		for (int i = 0; i < STREAMS; i++)
 			v->stream_last[n][i] = UINT64_MAX - 1;
+	v->last_line = UINT64_MAX; /* no line yet */
 	v->own.cap = cfg.lat_overhead;
 	v->own.min_cap = v->own.max_cap = v->own.cap;
 }
@@ -456,7 +536,7 @@ static int parse_arg(const char *arg)
 		cfg.lat_overhead = d;
 	else if (!strcmp(key, "llc_kib") && d >= 64 && d <= 1 << 20)
 		cfg.sets = (unsigned)d; /* turned into sets below */
-	else if (!strcmp(key, "ways") && d >= 1 && d <= 64)
+	else if (!strcmp(key, "ways") && d >= 1 && d <= MAX_WAYS)
 		cfg.ways = (unsigned)d;
 	else if (!strcmp(key, "inject") && (d == 0 || d == 1))
 		cfg.inject = (int)d;
@@ -499,6 +579,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 		return -1;
 	}
 	cfg.sets = sets;
+	cfg.set_bits = (unsigned)__builtin_ctz(sets);
+	/* line >> hash_shift must come from the tag, so the tag names the line */
+	cfg.hash_shift = cfg.set_bits > 17 ? cfg.set_bits : 17;
 	for (int n = 0; n < NODES; n++)
 		cfg.lat_ns[n] *= cfg.scale;
 	qemu_plugin_register_vcpu_init_cb(id, on_vcpu_init);
