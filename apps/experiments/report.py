@@ -58,7 +58,8 @@ def kernel_tiering_note(g, bigs):
     the whole boot) beside the plain cxl-direct boot, as Markdown lines."""
     kt, base = load(os.path.join(g, f"{KT}-vmstat.json")), load(os.path.join(g, "cxl-direct-vmstat.json"))
     if not kt or KT not in bigs:
-        return []
+        return ["", f"(`apps/run-experiments --full` adds this run under `cxl-far` and a `{KT}` row: the same",
+                "run with the kernel's own tiering on.)", ""]
     def count(doc, key):
         return (doc or {}).get("vmstat", {}).get(key, 0)
     keys = ["numa_hint_faults", "pgpromote_candidate", "pgpromote_success", "pgdemote_kswapd", "pgdemote_direct"]
