@@ -127,7 +127,8 @@ def main():
             profiles.append((p, (info.get("timing") or {}).get("active") or {}))
 
     # 1. What the emulation gives: memlat per node per profile.
-    md += ["## Latency and bandwidth per node (emucxl-memlat, 64 MiB, mbind)", "",
+    mibs = sorted({m["working_set_mib"] for m in (load(os.path.join(g, f"{p}-memlat.json")) for p, _ in profiles) if m})
+    md += [f"## Latency and bandwidth per node (emucxl-memlat, {'/'.join(map(str, mibs)) or '?'} MiB, mbind)", "",
            "| profile | profile R/L | node | latency (ns) | latency / scale (ns) | read (GB/s) | write (GB/s) | measured R/L |",
            "|---|---|---|---|---|---|---|---|"]
     lat_rows, bw_rows = "", ""

@@ -57,10 +57,11 @@
 
 #include <qemu-plugin.h>
 
+#include "cache_model.h"
+
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 #define LINE_SHIFT 6
-#define MAX_WAYS 16 /* a way's recency rank fits a nibble */
 #define LINE_BYTES (1u << LINE_SHIFT) /* 64 B */
 #define MAX_RANGES 4
 #define MAX_VCPUS 64
@@ -111,29 +112,15 @@ static struct {
 	double line_ns[NODES]; /* one line at the node's bandwidth */
 	double scale;
 	double lat_overhead;
-	unsigned sets, set_bits, ways;
-	unsigned hash_shift; /* set = (line ^ line >> hash_shift) & (sets - 1) */
+	struct cache_geometry cache;
+	unsigned llc_kib, ways;
 	int inject, adapt;
 	char report[512];
 } cfg = { .scale = 1.0, .ways = 16, .inject = 1, .adapt = 1 };
 
-/*
- * One set of the modelled cache, in two host cache lines: a random miss
- * (a pointer chase) then costs the host two cache misses, not one per array.
- * tag[w] is the line's number without the set's bits, plus one (0: empty).
- * order lists the ways from most to least recently used, a nibble each
- * (nibble 0 the MRU, nibble ways-1 the LRU: the victim). dirty and remote
- * hold a bit per way: the line was written; it is node 1's.
- */
-struct set {
-	uint32_t tag[MAX_WAYS];
-	uint64_t order;
-	uint16_t dirty, remote;
-} __attribute__((aligned(128)));
-
 /* One vCPU's cache and clock; touched only by that vCPU's thread. */
 struct vcpu {
-	struct set *set;   /* cfg.sets of them */
+	struct cache_set *set; /* cfg.cache.sets of them (cache_model.h) */
 	uint32_t clock;    /* miss counter: the streams' LRU clock */
 	/*
 	 * The line of the previous access and whether it is dirty: an access
@@ -290,64 +277,26 @@ static bool continues_stream(struct vcpu *v, int node, uint64_t line)
 	return false;
 }
 
-/* The recency rank of way @w in @order (SWAR: the lowest nibble equal to w). */
-static inline unsigned rank_of(uint64_t order, unsigned w)
-{
-	const uint64_t ones = 0x1111111111111111ull;
-	uint64_t x = order ^ (ones * w);
-
-	return (unsigned)__builtin_ctzll((x - ones) & ~x & (ones << 3)) / 4;
-}
-
-/* @order with the way at rank @r moved to the front (most recently used). */
-static inline uint64_t to_front(uint64_t order, unsigned r)
-{
-	uint64_t w = (order >> (4 * r)) & 15;
-	uint64_t below = order & ((1ull << (4 * r)) - 1);
-	uint64_t above = r + 1 < MAX_WAYS ? order >> (4 * (r + 1)) << (4 * (r + 1)) : 0;
-
-	return above | below << 4 | w;
-}
-
-/* Look a line up; on a miss, fill it (evicting LRU) and charge memory. */
+/* Look a line up; on a miss (it is filled, evicting LRU) charge memory. */
 static void access_line(struct vcpu *v, uint64_t line, int node, bool store)
 {
-	const unsigned ways = cfg.ways;
-	struct set *set = &v->set[(line ^ (line >> cfg.hash_shift)) & (cfg.sets - 1)];
-	const uint64_t high = line >> cfg.set_bits;
-	const uint32_t key = (uint32_t)high + 1;
-	unsigned w, r;
+	int wb_node;
 
 	if (line == v->last_line && (v->last_dirty || !store))
 		return; /* already the most recently used line of its set */
 	v->last_line = line;
-	if (high >= UINT32_MAX) { /* beyond 2^(38 + set bits) bytes: not modelled */
+	switch (cache_access(v->set, &cfg.cache, line, node == REMOTE, store, &v->last_dirty,
+			     &wb_node)) {
+	case CACHE_HIT:
+		return;
+	case CACHE_UNMODELLED:
 		v->last_line = UINT64_MAX;
 		return;
+	case CACHE_MISS:
+		break;
 	}
-	for (w = 0; w < ways; w++) {
-		if (set->tag[w] == key) {
-			set->order = to_front(set->order, rank_of(set->order, w));
-			set->dirty |= (uint16_t)(store << w);
-			v->last_dirty = set->dirty >> w & 1;
-			return;
-		}
-	}
-	/* A miss: the least recently used way is the victim. */
-	r = ways - 1;
-	w = (set->order >> (4 * r)) & 15;
-	int wb_node = -1;
-
-	if (set->tag[w] && (set->dirty >> w & 1)) {
-		wb_node = set->remote >> w & 1 ? REMOTE : LOCAL;
+	if (wb_node >= 0)
 		v->writebacks[wb_node]++;
-	}
-	set->tag[w] = key;
-	set->order = to_front(set->order, r);
-	set->dirty = (uint16_t)((set->dirty & ~(1u << w)) | (unsigned)store << w);
-	set->remote = (uint16_t)((set->remote & ~(1u << w)) | (unsigned)(node == REMOTE) << w);
-	v->last_dirty = store;
-
 	v->clock++;
 	v->misses[node]++;
 	if (continues_stream(v, node, line)) {
@@ -420,19 +369,15 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
 {
 	struct vcpu *v = &vcpus[cpu % MAX_VCPUS];
-	uint64_t order = 0;
 
 	(void)id;
-	v->set = aligned_alloc(_Alignof(struct set), (size_t)cfg.sets * sizeof(*v->set));
+	v->set = aligned_alloc(_Alignof(struct cache_set), (size_t)cfg.cache.sets * sizeof(*v->set));
 	if (!v->set) {
 		fprintf(stderr, "cxltiming: out of memory for vCPU %u's cache model\n", cpu);
 		abort();
 	}
-	memset(v->set, 0, (size_t)cfg.sets * sizeof(*v->set));
-	for (unsigned w = 0; w < cfg.ways; w++)
-		order |= (uint64_t)w << (4 * w); /* empty ways, in any order */
-	for (unsigned i = 0; i < cfg.sets; i++)
-		v->set[i].order = order;
+	for (unsigned i = 0; i < cfg.cache.sets; i++)
+		cache_set_init(&v->set[i], cfg.cache.ways);
 	for (int n = 0; n < NODES; n++)
 		for (int i = 0; i < STREAMS; i++)
 			v->stream_last[n][i] = UINT64_MAX - 1;
@@ -535,8 +480,8 @@ static int parse_arg(const char *arg)
 	else if (!strcmp(key, "lat_overhead"))
 		cfg.lat_overhead = d;
 	else if (!strcmp(key, "llc_kib") && d >= 64 && d <= 1 << 20)
-		cfg.sets = (unsigned)d; /* turned into sets below */
-	else if (!strcmp(key, "ways") && d >= 1 && d <= MAX_WAYS)
+		cfg.llc_kib = (unsigned)d;
+	else if (!strcmp(key, "ways") && d >= 1 && d <= CACHE_MAX_WAYS)
 		cfg.ways = (unsigned)d;
 	else if (!strcmp(key, "inject") && (d == 0 || d == 1))
 		cfg.inject = (int)d;
@@ -572,16 +517,12 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 		fprintf(stderr, "cxltiming: at most %d vCPUs\n", MAX_VCPUS);
 		return -1;
 	}
-	kib = cfg.sets ? cfg.sets : 2048;
+	kib = cfg.llc_kib ? cfg.llc_kib : 2048;
 	sets = kib * 1024 / LINE_BYTES / cfg.ways;
-	if (sets & (sets - 1)) {
+	if (!cache_geometry_init(&cfg.cache, sets, cfg.ways)) {
 		fprintf(stderr, "cxltiming: llc_kib/ways must give a power-of-two set count\n");
 		return -1;
 	}
-	cfg.sets = sets;
-	cfg.set_bits = (unsigned)__builtin_ctz(sets);
-	/* line >> hash_shift must come from the tag, so the tag names the line */
-	cfg.hash_shift = cfg.set_bits > 17 ? cfg.set_bits : 17;
 	for (int n = 0; n < NODES; n++)
 		cfg.lat_ns[n] *= cfg.scale;
 	qemu_plugin_register_vcpu_init_cb(id, on_vcpu_init);
