@@ -10,7 +10,6 @@
 // The header is C: its casts are C's.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wuseless-cast"
 #include "cache_model.h"
 #pragma GCC diagnostic pop
 
