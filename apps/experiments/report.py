@@ -256,7 +256,7 @@ def main():
                "The paper's data set (~30 KiB) fits in the modelled 2 MiB last-level cache, so it pays almost no",
                "memory time under any profile. This one (~20 MiB of values) does. Each GET is timed alone and",
                "split by the tier it found its key in; `off` is the same guest without the model (remote costs",
-               f"what local does), the baseline the profiles are read against. Hot {hot_list} % (20: a hot set that",
+               f"what local does), the baseline the profiles are read against. Hot {hot_list} % (at 20 % the hot set",
                "fits in the local tier). Throughput is one timed repeat per hot % (a guest run of this size",
                "takes a minute), so its differences between profiles carry the host's noise (a slower remote tier",
                "cannot make a policy faster: where one seems to, that is noise); the p50 columns pool "
