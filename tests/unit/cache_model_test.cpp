@@ -85,7 +85,7 @@ TEST_P(CacheModel, MatchesAListLruForRandomAccesses)
 		const bool store = rng() % 4 == 0;
 		bool dirty = false;
 		int wb = -2, ref_wb = -2;
-		const std::size_t set = (line ^ (line >> g.hash_shift)) & (sets - 1);
+		const std::size_t set = cache_set_of(&g, line);
 		const cache_outcome got = cache_access(model.data(), &g, line, remote, store, &dirty, &wb);
 		const bool ref_hit = ref.access(set, line, remote, store, ref_wb);
 		ASSERT_NE(got, CACHE_UNMODELLED) << "line " << line;

@@ -12,6 +12,7 @@
 #define CXLTIMING_CACHE_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -48,6 +49,12 @@ static inline bool cache_geometry_init(struct cache_geometry *g, unsigned sets, 
 	g->set_bits = (unsigned)__builtin_ctz(sets);
 	g->hash_shift = g->set_bits > 17 ? g->set_bits : 17;
 	return true;
+}
+
+/* Which set @line lives in. */
+static inline size_t cache_set_of(const struct cache_geometry *g, uint64_t line)
+{
+	return (size_t)((line ^ (line >> g->hash_shift)) & (g->sets - 1));
 }
 
 /* An empty set: no tags, ways in index order. */
@@ -89,7 +96,7 @@ static inline enum cache_outcome cache_access(struct cache_set *sets, const stru
 					      uint64_t line, int remote, bool store, bool *dirty_after,
 					      int *wb_node)
 {
-	struct cache_set *s = &sets[(line ^ (line >> g->hash_shift)) & (g->sets - 1)];
+	struct cache_set *s = &sets[cache_set_of(g, line)];
 	const uint64_t high = line >> g->set_bits;
 	const uint32_t key = (uint32_t)high + 1;
 	unsigned w, r;
