@@ -260,7 +260,7 @@ def main():
                "fits in the local tier). Throughput is one timed repeat per hot % (a guest run of this size",
                "takes a minute), so its differences between profiles carry the host's noise (a slower remote tier",
                "cannot make a policy faster: where one seems to, that is noise); the p50 columns pool "
-               f"{k0.get('gets', 50000) * len(hots):,} GETs timed one by one and are the steadier readout.", "",
+               f"{k0['gets'] * len(hots):,} GETs timed one by one and are the steadier readout.", "",
                f"| profile | policy | local hit % (hot {hot_list}) | GET M ops/s | p50 local hit (ns) | p50 remote hit (ns) | remote/local p50 | ... / off's |",
                "|---|---|---|---|---|---|---|---|"]
         krows = ""
