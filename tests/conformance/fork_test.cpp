@@ -38,7 +38,11 @@ int in_child(F child)
 {
 	const pid_t pid = fork();
 	if (pid == 0) {
-		alarm(20);  // a deadlocked child dies of SIGALRM instead of hanging the test
+		// A deadlocked child dies of SIGALRM instead of hanging the test.
+		// 60 s, not less: a child on cuse in the TCG guest's CXL boot,
+		// beside the parent's busy threads, took over 20 s without being
+		// stuck (a daemon round trip per map, the window at I/O speed).
+		alarm(60);
 		_exit(child());
 	}
 	int status = -1;

@@ -8,7 +8,7 @@
 #     memory emucxl.ko's notifier says why, on normal memory the kernel's
 #     isolation refuses the unmovable pages), no block goes offline where
 #     the client's pages are, and the client's memory is still there;
-#   - no emucxl.ko client, but an mbind and a cuse client holding 32 MiB
+#   - no emucxl.ko client, but an mbind and a cuse client holding 8 MiB
 #     each there: offlining succeeds (their memory is ordinary user memory,
 #     which the kernel migrates), their data is intact and move_pages finds
 #     none of their pages on the CXL node any more; the node has no memory,
@@ -51,10 +51,13 @@ kmod_say "offlining with a client holding 64 MiB: refused in ${secs} s ($CXL_ONL
 # Blocks without the client's pages may have gone offline: put them back.
 daxctl online-memory $([[ $CXL_ONLINE == normal ]] && echo --no-movable) dax0.0 >/dev/null 2>&1
 
-# user_hold_start DRIVER: a client of DRIVER (mbind, cuse) holding 32 MiB on
+# user_hold_start DRIVER: a client of DRIVER (mbind, cuse) holding 8 MiB on
 # logical node 1 (tests/vm-cxl/hold.py through cxl.lib), with pages there.
+# 8 MiB, not more: the client writes and checks its pattern from python, and
+# the offlining migrates it, all at the CXL window's I/O speed under TCG;
+# with 32 MiB each, this script took 299 s.
 user_hold_start() {
-  cxl_client_start "$1" "$EMUCXL_BUILD_DIR/core/libemucxl.so" 32 1 0 EMUCXL_BACKEND="$1"
+  cxl_client_start "$1" "$EMUCXL_BUILD_DIR/core/libemucxl.so" 8 1 0 EMUCXL_BACKEND="$1"
   cxl_client_wait "$1" 60
   grep -q "N$CXL_NODE=" /proc/"${cxl_client_pid[$1]}"/numa_maps ||
     kmod_fail "the $1 client's numa_maps shows no page on node $CXL_NODE"
@@ -86,7 +89,7 @@ for d in mbind cuse; do
   [[ $got == intact\ nodes=* ]] || kmod_fail "the $d client's data after offlining: $got"
   [[ ,${got#*nodes=}, == *,"$CXL_NODE":* || ${got#*nodes=} == *-* ]] &&
     kmod_fail "the $d client still has pages on the offline node $CXL_NODE, or pages without a node: $got"
-  kmod_say "offlining with a $d client holding 32 MiB: its pages moved ($got): ok"
+  kmod_say "offlining with a $d client holding 8 MiB: its pages moved ($got): ok"
 done
 cxl_clients_done
 out=$(timeout 10 "$KMOD_ABI_TEST" --hold 1 1 2>&1 </dev/null)

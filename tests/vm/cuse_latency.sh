@@ -10,6 +10,8 @@
 set -uo pipefail
 # shellcheck source=tests/cuse/vm-lib.sh
 source "$(dirname "$0")/../cuse/vm-lib.sh"
+source "$(dirname "$0")/one_kernel.lib"
+only_on_6_12 "a latency measurement of the servers, 63-78 s under TCG"
 
 bench=$CUSE_BIN/emucxl_cuse_latency
 cuse_setup "$bench" "$ABI_TEST"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Transparent-mode placement on the kmod driver in the guest, both kernels
+# Transparent-mode placement on the kmod driver in the guest, the 6.12 kernel
 # (preload_placement.lib says what is checked).
 source "$(dirname "${BASH_SOURCE[0]}")/preload_placement.lib" kmod

@@ -12,10 +12,8 @@ b=${EMUCXL_BUILD_DIR:?}
 ctl=$b/apps/emucxlctl/emucxlctl
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tests=$here/../../apps/preload/tests
-if [[ ${EMUCXL_VM_KERNEL:-} != 6.12 ]]; then
-	echo "SKIPPED: runs on the 6.12 guest only (kernel here: ${EMUCXL_VM_KERNEL:-not a vm/ guest})"
-	exit 77
-fi
+source "$here/one_kernel.lib"
+only_on_6_12 "the preload's fallback, the same on every kernel"
 command -v python3 >/dev/null || { echo "SKIPPED: no python3 in this guest"; exit 77; }
 python=$(python3 -c 'import sys; print(sys.executable)')
 [[ -x $ctl ]] || { echo "preload_remote_full: $ctl missing (build first)"; exit 1; }
